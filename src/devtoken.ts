@@ -1,0 +1,17 @@
+/**
+ * Development-only tokens, so anyone can try the server without an auth
+ * service. `npm start` turns them on; a deployed Worker never has them unless
+ * DEV_TOKENS is explicitly set to "on".
+ */
+import { SignJWT } from "jose";
+
+/** The secret `npm start` runs with. Public on purpose: it must never be deployed. */
+export const DEV_AUTH_SECRET = "insecure-dev-secret-do-not-deploy";
+
+export function signToken(secret: string, user: string, identityClaim = "userId", expiresIn = "10h"): Promise<string> {
+  return new SignJWT({ [identityClaim]: user })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,9 @@
+// Hand-kept instead of `wrangler types`: the typed Env lives in config.ts, and
+// this tells `cloudflare:workers` (env, exports) about it and the entrypoint.
+declare namespace Cloudflare {
+  interface GlobalProps {
+    mainModule: typeof import("./index.ts");
+    durableNamespaces: "UserObject";
+  }
+  interface Env extends import("./config.ts").Env {}
+}

@@ -1,0 +1,67 @@
+/**
+ * The Worker: routes, authenticates, and answers every refusal over HTTP
+ * before any upgrade. An accepted upgrade goes to the user's own object.
+ */
+import { tokenFrom, verifyToken } from "./auth.ts";
+import { MAX_ID_LENGTH, readConfig, type Env } from "./config.ts";
+import { signToken } from "./devtoken.ts";
+import { EXPIRES_HEADER, USER_HEADER } from "./user.ts";
+
+export { UserObject } from "./user.ts";
+
+/** Every HTTP error has one shape: a status and `{ error, reason }`. */
+function httpError(status: number, error: string, reason: string): Response {
+  return Response.json({ error, reason }, { status });
+}
+
+export default {
+  async fetch(request, env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") return Response.json({ status: "ok" });
+    if (url.pathname === "/dev/token") return devToken(url, env);
+    if (url.pathname !== "/ws") return httpError(404, "not_found", `no route ${url.pathname}; connect to /ws`);
+    return connect(request, url, env);
+  },
+} satisfies ExportedHandler<Env>;
+
+async function connect(request: Request, url: URL, env: Env): Promise<Response> {
+  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    return httpError(426, "upgrade_required", "connect with a WebSocket client (Upgrade: websocket)");
+  }
+  const config = readConfig(env);
+  const origin = request.headers.get("Origin");
+  if (origin !== null && config.allowedOrigins && !config.allowedOrigins.has(origin)) {
+    return httpError(403, "forbidden_origin", `origin ${origin} is not in ALLOWED_ORIGINS`);
+  }
+  if (!env.AUTH_SECRET) {
+    // Fail closed: without a secret no token can be checked, so nobody gets in.
+    return httpError(503, "server_misconfigured", "AUTH_SECRET is not set: run `wrangler secret put AUTH_SECRET`");
+  }
+  const since = url.searchParams.get("since");
+  if (since !== null && !/^\d{1,15}$/.test(since)) {
+    return httpError(400, "bad_since", "since must be a non-negative integer sequence number");
+  }
+  const auth = await verifyToken(tokenFrom(request, url), env.AUTH_SECRET, config.identityClaim);
+  if (!auth.ok) return httpError(401, auth.error, auth.reason);
+
+  // The object trusts these headers: only this Worker can reach it, and a
+  // client's own copies are overwritten. The token itself goes no further.
+  const forwarded = new URL(url);
+  forwarded.searchParams.delete("Authentication");
+  const headers = new Headers(request.headers);
+  headers.delete("Authorization");
+  headers.set(USER_HEADER, auth.identity);
+  if (auth.expiresAt === null) headers.delete(EXPIRES_HEADER);
+  else headers.set(EXPIRES_HEADER, String(auth.expiresAt));
+  return env.USERS.getByName(auth.identity).fetch(new Request(forwarded, { headers }));
+}
+
+/** Development only: off unless DEV_TOKENS is "on" (as under `npm start`); in production the app issues tokens. */
+async function devToken(url: URL, env: Env): Promise<Response> {
+  if (env.DEV_TOKENS !== "on" || !env.AUTH_SECRET) return httpError(404, "not_found", "dev tokens are off");
+  const user = url.searchParams.get("user") ?? "";
+  if (user.length === 0 || user.length > MAX_ID_LENGTH) {
+    return httpError(400, "bad_user", `user must be 1 to ${MAX_ID_LENGTH} characters`);
+  }
+  return Response.json({ token: await signToken(env.AUTH_SECRET, user, readConfig(env).identityClaim) });
+}

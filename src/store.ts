@@ -1,0 +1,202 @@
+/**
+ * One user object's SQLite storage: the user's log, the outbox of frames
+ * owed to other users' objects, and the dedupe tables.
+ *
+ * Every method is synchronous. Calls with no `await` between them commit as
+ * one transaction, and the runtime's output gate holds any `ws.send` or RPC
+ * made after them until that commit is durable, so callers write, then send.
+ */
+
+/** A frame on its way to, or in, a user's log. `frame` is the JSON text without `seq`. */
+export interface Envelope {
+  id: string;
+  sender: string;
+  recipient: string;
+  type: "USER_MSG" | "ACK_MSG";
+  frame: string;
+}
+
+export interface LoggedFrame {
+  seq: number;
+  frame: string;
+}
+
+/**
+ * Applied in order, each once. Never change an applied migration: append a
+ * new one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE log (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     sender TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     type TEXT NOT NULL,
+     frame TEXT NOT NULL,
+     queued INTEGER NOT NULL,
+     created INTEGER NOT NULL
+   );
+   CREATE INDEX log_queued ON log(seq) WHERE queued = 1;
+   CREATE INDEX log_created ON log(created);
+   CREATE TABLE sends (
+     client_id TEXT PRIMARY KEY,
+     server_id TEXT NOT NULL,
+     time TEXT NOT NULL,
+     created INTEGER NOT NULL
+   );
+   CREATE INDEX sends_created ON sends(created);
+   CREATE TABLE receipts (
+     message_id TEXT NOT NULL,
+     content TEXT NOT NULL,
+     created INTEGER NOT NULL,
+     PRIMARY KEY (message_id, content)
+   ) WITHOUT ROWID;
+   CREATE TABLE outbox (
+     oid INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL,
+     sender TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     type TEXT NOT NULL,
+     frame TEXT NOT NULL
+   );
+   CREATE INDEX outbox_recipient ON outbox(recipient, oid);
+   CREATE TABLE retries (
+     recipient TEXT PRIMARY KEY,
+     attempts INTEGER NOT NULL
+   );`,
+];
+
+export class Store {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");
+    const applied = sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM _migrations").one().v ?? 0;
+    for (let v = applied; v < MIGRATIONS.length; v++) {
+      sql.exec(MIGRATIONS[v]!);
+      sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
+    }
+  }
+
+  // ---- the log -------------------------------------------------------------
+
+  /**
+   * Appends to the log unless a frame with this id is already there (delivery
+   * is retried, so it must be idempotent). Returns the new seq, or null for a
+   * duplicate. `queued` frames wait for the user's next connection.
+   */
+  append(e: Envelope, queued: boolean, now: number, maxRows: number): number | null {
+    const row = this.sql
+      .exec<{ seq: number }>(
+        `INSERT INTO log (id, sender, recipient, type, frame, queued, created) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING RETURNING seq`,
+        e.id, e.sender, e.recipient, e.type, e.frame, queued ? 1 : 0, now,
+      )
+      .toArray()[0];
+    if (!row) return null;
+    if (row.seq > maxRows) this.sql.exec("DELETE FROM log WHERE seq <= ?", row.seq - maxRows);
+    return row.seq;
+  }
+
+  latestSeq(): number {
+    return this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM log").one().s ?? 0;
+  }
+
+  /** Every retained frame after `since`, in order; they count as sent from now on. */
+  *replay(since: number): Generator<LoggedFrame> {
+    yield* this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since);
+    this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1 AND seq > ?", since);
+  }
+
+  /** The offline queue, in order; it is empty once consumed. */
+  *takeQueued(): Generator<LoggedFrame> {
+    yield* this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE queued = 1 ORDER BY seq");
+    this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1");
+  }
+
+  /** Who sent a logged frame and to whom, for checking a receipt. */
+  lookup(id: string): Pick<Envelope, "sender" | "recipient" | "type"> | null {
+    return (
+      this.sql
+        .exec<Pick<Envelope, "sender" | "recipient" | "type">>("SELECT sender, recipient, type FROM log WHERE id = ?", id)
+        .toArray()[0] ?? null
+    );
+  }
+
+  // ---- dedupe ----------------------------------------------------------------
+
+  findSend(clientId: string): { serverId: string; time: string } | null {
+    return (
+      this.sql
+        .exec<{ serverId: string; time: string }>("SELECT server_id AS serverId, time FROM sends WHERE client_id = ?", clientId)
+        .toArray()[0] ?? null
+    );
+  }
+
+  recordSend(clientId: string, serverId: string, time: string, now: number): void {
+    this.sql.exec("INSERT INTO sends (client_id, server_id, time, created) VALUES (?, ?, ?, ?)", clientId, serverId, time, now);
+  }
+
+  /** True the first time a receipt of this kind is recorded for a message. */
+  recordReceipt(messageId: string, content: string, now: number): boolean {
+    return (
+      this.sql
+        .exec("INSERT INTO receipts (message_id, content, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1", messageId, content, now)
+        .toArray().length === 1
+    );
+  }
+
+  // ---- the outbox ------------------------------------------------------------
+
+  enqueue(e: Envelope): void {
+    this.sql.exec(
+      "INSERT INTO outbox (id, sender, recipient, type, frame) VALUES (?, ?, ?, ?, ?)",
+      e.id, e.sender, e.recipient, e.type, e.frame,
+    );
+  }
+
+  /** The oldest undelivered frames for one recipient, and the last row's position. */
+  pending(recipient: string, limit: number): { envelopes: Envelope[]; upTo: number } {
+    const rows = this.sql
+      .exec<Envelope & { oid: number } & Record<string, SqlStorageValue>>(
+        "SELECT oid, id, sender, recipient, type, frame FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
+        recipient, limit,
+      )
+      .toArray();
+    const envelopes = rows.map(({ id, sender, recipient, type, frame }) => ({ id, sender, recipient, type, frame }));
+    return { envelopes, upTo: rows.at(-1)?.oid ?? 0 };
+  }
+
+  delivered(recipient: string, upTo: number): void {
+    this.sql.exec("DELETE FROM outbox WHERE recipient = ? AND oid <= ?", recipient, upTo);
+    this.sql.exec("DELETE FROM retries WHERE recipient = ?", recipient);
+  }
+
+  outboxRecipients(): string[] {
+    return this.sql.exec<{ recipient: string }>("SELECT DISTINCT recipient FROM outbox").toArray().map((r) => r.recipient);
+  }
+
+  /** Counts a failed delivery attempt and returns how many have failed in a row. */
+  failed(recipient: string): number {
+    return this.sql
+      .exec<{ attempts: number }>(
+        `INSERT INTO retries (recipient, attempts) VALUES (?, 1)
+         ON CONFLICT (recipient) DO UPDATE SET attempts = attempts + 1 RETURNING attempts`,
+        recipient,
+      )
+      .one().attempts;
+  }
+
+  // ---- retention ---------------------------------------------------------------
+
+  /** Drops what is older than `cutoff`; returns when the oldest remaining row expires, or null. */
+  prune(cutoff: number, retentionMs: number): number | null {
+    this.sql.exec("DELETE FROM log WHERE created < ?", cutoff);
+    this.sql.exec("DELETE FROM sends WHERE created < ?", cutoff);
+    this.sql.exec("DELETE FROM receipts WHERE created < ?", cutoff);
+    const oldest = this.sql
+      .exec<{ t: number | null }>(
+        "SELECT min(t) AS t FROM (SELECT min(created) AS t FROM log UNION ALL SELECT min(created) FROM sends UNION ALL SELECT min(created) FROM receipts)",
+      )
+      .one().t;
+    return oldest === null ? null : oldest + retentionMs;
+  }
+}

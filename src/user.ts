@@ -1,0 +1,270 @@
+/**
+ * One Durable Object per user: it holds the user's sockets (hibernatable),
+ * the user's log, and the outbox of frames owed to other users' objects.
+ *
+ *   socket ─▶ webSocketMessage ─▶ send()    ─▶ commit ─▶ ACK ─▶ flush() ─RPC─▶ deliver() on the recipient
+ *                              └▶ receipt() ─▶ commit ─────────▶ flush() ─RPC─▶ deliver() on the sender
+ *
+ * Nothing that matters lives in fields: hibernation erases them. The socket
+ * attachment holds who the socket is; SQLite holds everything else. The
+ * fields below are caches and in-flight bookkeeping that are safe to lose.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { MAX_ID_LENGTH, MAX_JSON_DEPTH, readConfig, type Config, type Env } from "./config.ts";
+import { errorMessage, logEvent } from "./log.ts";
+import {
+  ProtocolError,
+  connectionIdFrame,
+  errorFrame,
+  isoSecond,
+  parseClientFrame,
+  receiptText,
+  receivedAck,
+  userMsgText,
+  withSeq,
+  type Limits,
+  type ReceiptRequest,
+  type SendFrame,
+} from "./protocol.ts";
+import { Store, type Envelope } from "./store.ts";
+
+/** Headers the Worker sets on the forwarded upgrade; the object is reachable only through the Worker. */
+export const USER_HEADER = "X-LunarLoom-User";
+export const EXPIRES_HEADER = "X-LunarLoom-Expires";
+
+/** What a socket carries through hibernation. Small (attachments must stay under 2 KiB), and never the token. */
+interface Attachment {
+  user: string;
+  connectionId: string;
+  expiresAt: number | null;
+}
+
+/** Outbox rows sent per RPC: one round trip for a burst, bounded in size. */
+const BATCH_SIZE = 256;
+/** If the object dies between ack and delivery, this alarm finds the outbox. */
+const SAFETY_NET_MS = 10_000;
+const RETRY_CAP_MS = 60_000;
+
+export class UserObject extends DurableObject<Env> {
+  private readonly store: Store;
+  private readonly config: Config;
+  private readonly limits: Limits;
+  /** One delivery in flight per recipient keeps per-recipient order and batches bursts. */
+  private readonly flushing = new Map<string, Promise<void>>();
+  private alarmArmed = false;
+  private tokens: number;
+  private tokensAt = Date.now();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new Store(ctx.storage.sql);
+    this.config = readConfig(env);
+    this.limits = { maxMessageBytes: this.config.maxMessageBytes, maxIdLength: MAX_ID_LENGTH, maxDepth: MAX_JSON_DEPTH };
+    this.tokens = this.config.rateLimitBurst;
+    // Answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  // ---- connecting --------------------------------------------------------------
+
+  /** The Worker forwards an authenticated upgrade here. */
+  override async fetch(request: Request): Promise<Response> {
+    const user = request.headers.get(USER_HEADER);
+    if (!user) return Response.json({ error: "bad_request", reason: "not forwarded by the Worker" }, { status: 400 });
+    const expires = request.headers.get(EXPIRES_HEADER);
+    const since = new URL(request.url).searchParams.get("since");
+
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    const attachment: Attachment = { user, connectionId: crypto.randomUUID(), expiresAt: expires ? Number(expires) : null };
+    server.serializeAttachment(attachment);
+
+    // Synchronous from here to the return: no delivery can interleave, so the
+    // replay has no gap and no duplicate with the live frames that follow it.
+    const now = Date.now();
+    server.send(connectionIdFrame(user, attachment.connectionId, this.store.latestSeq(), now));
+    const backlog = since === null ? this.store.takeQueued() : this.store.replay(Number(since));
+    for (const { seq, frame } of backlog) server.send(withSeq(frame, seq));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  // ---- frames from this user's sockets -----------------------------------------------
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const { user, connectionId } = ws.deserializeAttachment() as Attachment;
+    const now = Date.now();
+    let ref: string | undefined;
+    try {
+      if (!this.takeToken(now)) throw new ProtocolError("RATE_LIMITED", `over ${this.config.rateLimitPerSecond} frames per second`);
+      const frame = parseClientFrame(data, this.limits);
+      ref = frame.id;
+      if (frame.type === "USER_MSG") await this.send(ws, user, frame, now);
+      else await this.receipt(ws, user, frame, now);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        ws.send(errorFrame(err.code, err.message, err.ref ?? ref, now));
+        return;
+      }
+      logEvent("error", "frame_failed", { user, connectionId, code: "INTERNAL", error: errorMessage(err) });
+      ws.send(errorFrame("INTERNAL", "the server could not handle this frame; it was not stored", ref, now));
+    }
+  }
+
+  /** Stores the message, acks it after the commit, then hands it on. */
+  private async send(ws: WebSocket, me: string, frame: SendFrame, now: number): Promise<void> {
+    const earlier = this.store.findSend(frame.id);
+    if (earlier) {
+      // A resend after a lost ack: same answer, no second delivery.
+      ws.send(receivedAck(frame.id, me, earlier.time, earlier.serverId));
+      return;
+    }
+    const serverId = crypto.randomUUID();
+    const time = isoSecond(now);
+    const envelope: Envelope = {
+      id: serverId,
+      sender: me,
+      recipient: frame.to,
+      type: "USER_MSG",
+      frame: userMsgText(serverId, me, frame.to, time, frame.content, frame.rawMessage),
+    };
+    this.store.recordSend(frame.id, serverId, time, now);
+    const seq = this.store.append(envelope, false, now, this.config.logMaxRows)!;
+    if (frame.to !== me) this.store.enqueue(envelope);
+    ws.send(receivedAck(frame.id, me, time, serverId));
+    this.broadcast(withSeq(envelope.frame, seq), ws);
+    if (frame.to !== me) await this.flush(frame.to, now);
+  }
+
+  /** Only the message's recipient may acknowledge it; the sender is told once per kind. */
+  private async receipt(ws: WebSocket, me: string, req: ReceiptRequest, now: number): Promise<void> {
+    const target = this.store.lookup(req.messageId);
+    if (!target || target.type !== "USER_MSG") {
+      throw new ProtocolError("UNKNOWN_MESSAGE", `no message ${JSON.stringify(req.messageId)} in your log`);
+    }
+    if (target.recipient !== me) throw new ProtocolError("FORBIDDEN", "only a message's recipient can acknowledge it");
+    if (!this.store.recordReceipt(req.messageId, req.content, now)) return;
+    const id = crypto.randomUUID();
+    const envelope: Envelope = {
+      id,
+      sender: me,
+      recipient: target.sender,
+      type: "ACK_MSG",
+      frame: receiptText(id, me, target.sender, isoSecond(now), req.content, req.messageId),
+    };
+    const seq = this.store.append(envelope, false, now, this.config.logMaxRows)!;
+    if (target.sender !== me) this.store.enqueue(envelope);
+    this.broadcast(withSeq(envelope.frame, seq), ws);
+    if (target.sender !== me) await this.flush(target.sender, now);
+  }
+
+  /** A token bucket; kept in memory because hibernation only follows idleness, which refills it anyway. */
+  private takeToken(now: number): boolean {
+    const { rateLimitPerSecond, rateLimitBurst } = this.config;
+    this.tokens = Math.min(rateLimitBurst, this.tokens + ((now - this.tokensAt) / 1000) * rateLimitPerSecond);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  // ---- delivery between objects -------------------------------------------------------
+
+  /**
+   * Drains the outbox for one recipient, oldest first, a batch per RPC. A
+   * second caller while a drain runs joins it: the running loop picks up the
+   * new rows, so there is never more than one call in flight per recipient.
+   */
+  private flush(recipient: string, now: number): Promise<void> {
+    const running = this.flushing.get(recipient);
+    if (running) return running;
+    if (!this.alarmArmed) this.armAlarm(now + SAFETY_NET_MS);
+    const drain = this.drain(recipient).finally(() => this.flushing.delete(recipient));
+    this.flushing.set(recipient, drain);
+    return drain;
+  }
+
+  private async drain(recipient: string): Promise<void> {
+    for (;;) {
+      const { envelopes, upTo } = this.store.pending(recipient, BATCH_SIZE);
+      if (envelopes.length === 0) return;
+      try {
+        await this.call(recipient, envelopes);
+      } catch (err) {
+        const attempts = this.store.failed(recipient);
+        const delay = Math.random() * Math.min(RETRY_CAP_MS, 500 * 2 ** attempts);
+        logEvent("warn", "delivery_failed", { recipient, attempts, retryInMs: Math.round(delay), error: errorMessage(err) });
+        this.armAlarm(Date.now() + delay);
+        return;
+      }
+      this.store.delivered(recipient, upTo);
+    }
+  }
+
+  /** One immediate retry, on a fresh stub, for errors the runtime marks retryable and not overloaded. */
+  private async call(recipient: string, envelopes: Envelope[]): Promise<void> {
+    try {
+      await this.env.USERS.getByName(recipient).deliver(envelopes);
+    } catch (err) {
+      const e = err as { retryable?: boolean; overloaded?: boolean };
+      if (!e.retryable || e.overloaded) throw err;
+      await this.env.USERS.getByName(recipient).deliver(envelopes);
+    }
+  }
+
+  /** RPC from another user's object: log each frame once, then push it to this user's sockets. */
+  async deliver(envelopes: Envelope[]): Promise<void> {
+    const sockets = this.ctx.getWebSockets();
+    const now = Date.now();
+    for (const envelope of envelopes) {
+      // A frame handed to any socket counts as sent; with none it waits in the offline queue.
+      const seq = this.store.append(envelope, sockets.length === 0, now, this.config.logMaxRows);
+      if (seq === null) continue;
+      const text = withSeq(envelope.frame, seq);
+      for (const ws of sockets) trySend(ws, text);
+    }
+  }
+
+  private broadcast(text: string, except: WebSocket): void {
+    for (const ws of this.ctx.getWebSockets()) if (ws !== except) trySend(ws, text);
+  }
+
+  // ---- alarms: outbox retries and retention ----------------------------------------------
+
+  private armAlarm(at: number): void {
+    this.alarmArmed = true;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmArmed = false;
+    const now = Date.now();
+    await Promise.all(this.store.outboxRecipients().map((r) => this.flush(r, now)));
+    const expiresNext = this.store.prune(now - this.config.retentionMs, this.config.retentionMs);
+    if (!this.alarmArmed && expiresNext !== null) this.armAlarm(expiresNext);
+  }
+
+  // ---- closing -------------------------------------------------------------------------
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
+    try {
+      ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+    } catch {
+      // Already closed: the runtime replied for us.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    const { user, connectionId } = ws.deserializeAttachment() as Attachment;
+    logEvent("warn", "socket_error", { user, connectionId, error: errorMessage(error) });
+  }
+}
+
+/** A socket that is closing cannot be sent to; that must not stop delivery to the others. */
+function trySend(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    // The frame stays in the log; the client resumes with `since`.
+  }
+}

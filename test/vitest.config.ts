@@ -1,0 +1,22 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Runs inside workerd against real Durable Objects, configured from wrangler.toml.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: `${root}/wrangler.toml` },
+            miniflare: { bindings: { AUTH_SECRET: "test-secret", RATE_LIMIT_BURST: "100000", RATE_LIMIT_PER_SECOND: "100000" } },
+          }),
+        ],
+        test: { name: "worker", root, include: ["test/worker/**/*.test.ts"] },
+      },
+    ],
+  },
+});

@@ -1,0 +1,130 @@
+/**
+ * The Connecting table of PROTOCOL.md: every refusal is an HTTP answer with a
+ * JSON body before any upgrade, and an accepted socket starts with CONNECTION_ID.
+ * Runs the real Worker and objects; does not cover token hardening (JWKS, rotation).
+ */
+import { exports } from "cloudflare:workers";
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { Client, TIME, UUID, tokenFor, uniqueUser, upgrade } from "./helpers.ts";
+
+async function expectRefused(res: Response, status: number, error?: string): Promise<void> {
+  expect(res.status).toBe(status);
+  expect(res.webSocket).toBeNull();
+  expect(res.headers.get("content-type")).toContain("application/json");
+  const body = (await res.json()) as { error: string; reason: string };
+  if (error) expect(body.error).toBe(error);
+  expect(body.reason.length).toBeGreaterThan(0);
+}
+
+describe("routes", () => {
+  it("answers /health with 200 and a JSON body", async () => {
+    const res = await exports.default.fetch("http://edge.test/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok" });
+  });
+
+  it("answers other paths with 404", async () => {
+    await expectRefused(await exports.default.fetch("http://edge.test/nope", { headers: { Upgrade: "websocket" } }), 404, "not_found");
+  });
+
+  it("answers /ws without an upgrade with 426", async () => {
+    const token = await tokenFor("u");
+    await expectRefused(await exports.default.fetch(`http://edge.test/ws?Authentication=${token}`), 426, "upgrade_required");
+  });
+});
+
+describe("tokens", () => {
+  it("refuses a missing token", async () => {
+    await expectRefused(await upgrade(""), 401, "missing_token");
+  });
+
+  it("refuses a malformed token", async () => {
+    await expectRefused(await upgrade("?Authentication=not.a.jwt"), 401, "invalid_token");
+  });
+
+  it("refuses a bad signature", async () => {
+    await expectRefused(await upgrade(`?Authentication=${await tokenFor("u", { secret: "other-secret" })}`), 401, "invalid_token");
+  });
+
+  it("refuses an alg other than HS256, including none", async () => {
+    const hs512 = await new SignJWT({ userId: "u" }).setProtectedHeader({ alg: "HS512" }).setExpirationTime("1h").sign(new TextEncoder().encode("test-secret"));
+    await expectRefused(await upgrade(`?Authentication=${hs512}`), 401, "invalid_token");
+    const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const none = `${b64({ alg: "none", typ: "JWT" })}.${b64({ userId: "u" })}.`;
+    await expectRefused(await upgrade(`?Authentication=${none}`), 401, "invalid_token");
+  });
+
+  it("refuses an expired token", async () => {
+    const token = await tokenFor("u", { expiresIn: Math.floor(Date.now() / 1000) - 60 });
+    await expectRefused(await upgrade(`?Authentication=${token}`), 401, "expired_token");
+  });
+
+  it("refuses a token that is not yet valid", async () => {
+    const token = await tokenFor("u", { notBefore: Math.floor(Date.now() / 1000) + 3600 });
+    await expectRefused(await upgrade(`?Authentication=${token}`), 401, "invalid_token");
+  });
+
+  it("refuses a missing, empty or over-long identity", async () => {
+    for (const userId of [undefined, "", "x".repeat(129)]) {
+      const token = await tokenFor("u", { claims: { userId } });
+      await expectRefused(await upgrade(`?Authentication=${token}`), 401, "missing_identity");
+    }
+  });
+
+  it("accepts the token in an Authorization header", async () => {
+    const user = uniqueUser("header");
+    const res = await upgrade("", { Authorization: `Bearer ${await tokenFor(user)}` });
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000);
+  });
+
+  it("accepts tokens shaped like jsonwebtoken.sign({ email, userId, username }, secret, { expiresIn, issuer })", async () => {
+    const user = uniqueUser("jwt");
+    const token = await tokenFor(user, { claims: { email: "a@b.c", username: "A" } });
+    const res = await upgrade(`?Authentication=${token}`);
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000);
+  });
+
+  it("refuses a malformed since before upgrading", async () => {
+    await expectRefused(await upgrade(`?Authentication=${await tokenFor("u")}&since=-1`), 400, "bad_since");
+  });
+});
+
+describe("CONNECTION_ID", () => {
+  it("is the first frame, with the user, a connection id and seq 0 for a new user", async () => {
+    const user = uniqueUser("hello");
+    const { client, hello } = await Client.open(user);
+    expect(hello).toEqual({
+      id: expect.stringMatching(UUID),
+      from: "system",
+      to: user,
+      type: "SYSTEM_MSG",
+      time: expect.stringMatching(TIME),
+      content: "CONNECTION_ID",
+      message: { connectionId: expect.stringMatching(UUID), user, seq: 0 },
+    });
+    client.close();
+  });
+
+  it("gives every socket its own connection id", async () => {
+    const user = uniqueUser("twice");
+    const a = await Client.open(user);
+    const b = await Client.open(user);
+    expect(a.hello.message.connectionId).not.toBe(b.hello.message.connectionId);
+    a.client.close();
+    b.client.close();
+  });
+});
+
+describe("keep-alive", () => {
+  it("answers a text ping with pong", async () => {
+    const client = await Client.connect(uniqueUser("ping"));
+    client.send("ping");
+    expect(await client.next()).toEqual({ pong: true });
+    client.close();
+  });
+});
