@@ -17,6 +17,20 @@ export default defineConfig({
         ],
         test: { name: "worker", root, include: ["test/worker/**/*.test.ts"] },
       },
+      {
+        // Runs in Node: the client library's unit tests, and end-to-end tests
+        // that start a real `wrangler dev` (and Chromium) on loopback.
+        test: {
+          name: "node",
+          root,
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // wrangler dev and Chromium take seconds to stop; a short teardown would leave them running.
+          teardownTimeout: 60_000,
+        },
+      },
     ],
   },
 });
