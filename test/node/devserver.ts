@@ -1,0 +1,119 @@
+/**
+ * Starts a real `wrangler dev` on a free loopback port, for end-to-end tests
+ * and the benchmark. Each server gets its own ports (HTTP and inspector) so
+ * several can run at once, and is stopped with its whole process group.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DEV_AUTH_SECRET } from "../../src/devtoken.ts";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface DevServer {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** ws://127.0.0.1:PORT */
+  wsUrl: string;
+  port: number;
+  persistTo: string;
+  /** The wrangler process; workerd runs in its process group. */
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** Reuse a state directory (to restart "the same" server); a fresh temp dir by default. */
+  persistTo?: string;
+  /** A wrangler config other than the project's (the benchmark's floor worker). */
+  config?: string;
+  /** Extra `--var`s; AUTH_SECRET and DEV_TOKENS are set to the dev values unless given. */
+  vars?: Record<string, string>;
+  /** ms to wait for the server to answer. */
+  startTimeoutMs?: number;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "lunarloom-"));
+  const vars = { AUTH_SECRET: DEV_AUTH_SECRET, DEV_TOKENS: "on", ...opts.vars };
+  const args = [
+    "dev",
+    "--config", opts.config ?? join(ROOT, "wrangler.toml"),
+    "--ip", "127.0.0.1",
+    "--port", String(port),
+    "--inspector-port", String(inspectorPort),
+    "--persist-to", persistTo,
+    "--show-interactive-dev-session=false",
+    ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  // process.execPath: the Node 22 that runs us (wrangler refuses older ones).
+  const child = spawn(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), ...args], {
+    cwd: ROOT,
+    detached: true, // its own process group, so stop() also ends workerd
+    stdio: ["ignore", "pipe", "pipe"],
+    // Local tracing and the data explorer cost ~3x on load and are not needed here.
+    env: { ...process.env, X_LOCAL_OBSERVABILITY: "false", X_LOCAL_EXPLORER: "false", WRANGLER_SEND_METRICS: "false", CI: "true" },
+  });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const server: DevServer = {
+    url,
+    wsUrl: `ws://127.0.0.1:${port}`,
+    port,
+    persistTo,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        return;
+      }
+      const killer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 5000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+    if (output.includes("Ready on")) {
+      try {
+        await fetch(`${url}/health`);
+        return server;
+      } catch {
+        // not listening yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await server.stop();
+  throw new Error(`wrangler dev did not start within the timeout:\n${output}`);
+}
