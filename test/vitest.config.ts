@@ -6,6 +6,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 export default defineConfig({
   test: {
+    // wrangler dev and Chromium take seconds to stop; a short teardown would leave them running.
+    teardownTimeout: 60_000,
     projects: [
       {
         // Runs inside workerd against real Durable Objects, configured from wrangler.toml.
@@ -27,8 +29,6 @@ export default defineConfig({
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // wrangler dev and Chromium take seconds to stop; a short teardown would leave them running.
-          teardownTimeout: 60_000,
         },
       },
     ],
