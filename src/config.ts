@@ -4,6 +4,15 @@ import type { UserObject } from "./user.ts";
 export interface Env {
   USERS: DurableObjectNamespace<UserObject>;
   AUTH_SECRET?: string;
+  /** The secret being rotated out: tokens signed with it stay valid until they expire. */
+  AUTH_SECRET_PREVIOUS?: string;
+  /** An identity provider's public keys (RS256/ES256 tokens), e.g. https://tenant.example/.well-known/jwks.json. */
+  AUTH_JWKS_URL?: string;
+  /** Comma-separated: when set, a token's `iss` must be one of these. */
+  AUTH_ISSUER?: string;
+  /** Comma-separated: when set, a token's `aud` must include one of these. */
+  AUTH_AUDIENCE?: string;
+  AUTH_CLOCK_TOLERANCE_SECONDS?: string;
   /** "on" enables GET /dev/token (development only). */
   DEV_TOKENS?: string;
   IDENTITY_CLAIM?: string;
@@ -18,6 +27,7 @@ export interface Env {
 /** Limits and settings, parsed once per isolate from `env`. */
 export interface Config {
   identityClaim: string;
+  auth: AuthConfig;
   allowedOrigins: ReadonlySet<string> | null;
   maxMessageBytes: number;
   rateLimitPerSecond: number;
@@ -25,6 +35,25 @@ export interface Config {
   retentionMs: number;
   logMaxRows: number;
 }
+
+/** How tokens are checked. With no secret and no JWKS URL, nobody gets in. */
+export interface AuthConfig {
+  /** HS256 secrets, the current one first. */
+  secrets: readonly string[];
+  jwksUrl: URL | null;
+  issuer: string[] | undefined;
+  audience: string[] | undefined;
+  clockToleranceSeconds: number;
+}
+
+/**
+ * Leeway for `exp` and `nbf`. Servers synced by NTP agree to well under a
+ * second, but an IdP's clock a few seconds ahead makes fresh tokens "not yet
+ * valid"; 30 s absorbs that while letting a stolen, expired token live only
+ * 30 s longer. The cap keeps a typo (minutes for seconds) from doing worse.
+ */
+const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
+const MAX_CLOCK_TOLERANCE_SECONDS = 300;
 
 /** The protocol's fixed limits (PROTOCOL.md, Errors). */
 export const MAX_ID_LENGTH = 128;
@@ -40,6 +69,39 @@ function positiveNumber(env: Env, name: keyof Env, fallback: number): number {
   return value;
 }
 
+function list(raw: string | undefined): string[] | undefined {
+  const items = raw?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
+  return items.length > 0 ? items : undefined;
+}
+
+function readAuth(env: Env): AuthConfig {
+  if (env.AUTH_SECRET_PREVIOUS && !env.AUTH_SECRET) {
+    throw new Error("AUTH_SECRET_PREVIOUS is set but AUTH_SECRET is not: set the new secret as AUTH_SECRET");
+  }
+  const secrets = [env.AUTH_SECRET, env.AUTH_SECRET_PREVIOUS].filter((s): s is string => Boolean(s));
+
+  let jwksUrl: URL | null = null;
+  if (env.AUTH_JWKS_URL) {
+    jwksUrl = URL.parse(env.AUTH_JWKS_URL);
+    // Keys fetched over plain HTTP could be swapped in transit, and then anyone could mint tokens.
+    const loopback = jwksUrl !== null && ["localhost", "127.0.0.1", "[::1]"].includes(jwksUrl.hostname);
+    if (jwksUrl === null || !(jwksUrl.protocol === "https:" || (jwksUrl.protocol === "http:" && loopback))) {
+      throw new Error(`AUTH_JWKS_URL must be an https:// URL (http:// only on localhost), got ${JSON.stringify(env.AUTH_JWKS_URL)}`);
+    }
+  }
+
+  let clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_SECONDS;
+  const rawTolerance = env.AUTH_CLOCK_TOLERANCE_SECONDS;
+  if (rawTolerance !== undefined && rawTolerance !== "") {
+    clockToleranceSeconds = Number(rawTolerance);
+    if (!Number.isInteger(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > MAX_CLOCK_TOLERANCE_SECONDS) {
+      throw new Error(`AUTH_CLOCK_TOLERANCE_SECONDS must be a whole number from 0 to ${MAX_CLOCK_TOLERANCE_SECONDS}, got ${JSON.stringify(rawTolerance)}`);
+    }
+  }
+
+  return { secrets, jwksUrl, issuer: list(env.AUTH_ISSUER), audience: list(env.AUTH_AUDIENCE), clockToleranceSeconds };
+}
+
 const cache = new WeakMap<Env, Config>();
 
 export function readConfig(env: Env): Config {
@@ -48,6 +110,7 @@ export function readConfig(env: Env): Config {
   const origins = env.ALLOWED_ORIGINS?.split(",").map((o) => o.trim()).filter(Boolean) ?? [];
   config = {
     identityClaim: env.IDENTITY_CLAIM || "userId",
+    auth: readAuth(env),
     allowedOrigins: origins.length > 0 ? new Set(origins) : null,
     maxMessageBytes: positiveNumber(env, "MAX_MESSAGE_BYTES", 64 * 1024),
     rateLimitPerSecond: positiveNumber(env, "RATE_LIMIT_PER_SECOND", 20),

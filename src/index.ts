@@ -33,16 +33,16 @@ async function connect(request: Request, url: URL, env: Env): Promise<Response> 
   if (origin !== null && config.allowedOrigins && !config.allowedOrigins.has(origin)) {
     return httpError(403, "forbidden_origin", `origin ${origin} is not in ALLOWED_ORIGINS`);
   }
-  if (!env.AUTH_SECRET) {
-    // Fail closed: without a secret no token can be checked, so nobody gets in.
-    return httpError(503, "server_misconfigured", "AUTH_SECRET is not set: run `wrangler secret put AUTH_SECRET`");
+  if (config.auth.secrets.length === 0 && config.auth.jwksUrl === null) {
+    // Fail closed: without a secret or an IdP's keys no token can be checked, so nobody gets in.
+    return httpError(503, "server_misconfigured", "AUTH_SECRET is not set: run `wrangler secret put AUTH_SECRET` (or set AUTH_JWKS_URL)");
   }
   const since = url.searchParams.get("since");
   if (since !== null && !/^\d{1,15}$/.test(since)) {
     return httpError(400, "bad_since", "since must be a non-negative integer sequence number");
   }
-  const auth = await verifyToken(tokenFrom(request, url), env.AUTH_SECRET, config.identityClaim);
-  if (!auth.ok) return httpError(401, auth.error, auth.reason);
+  const auth = await verifyToken(tokenFrom(request, url), config);
+  if (!auth.ok) return httpError(auth.status, auth.error, auth.reason);
 
   // The object trusts these headers: only this Worker can reach it, and a
   // client's own copies are overwritten. The token itself goes no further.

@@ -1,0 +1,37 @@
+/**
+ * Token tests need settings the pool's env does not have (a JWKS URL, a
+ * previous secret, a leeway), so they call the Worker's handler with their own
+ * env: the pool's bindings plus overrides. USERS still reaches real objects.
+ */
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import type { Env } from "../../src/config.ts";
+import worker from "../../src/index.ts";
+
+export function envWith(overrides: Partial<Env>): Env {
+  return { ...env, ...overrides };
+}
+
+export function connectWith(settings: Env, token: string): Promise<Response> {
+  return worker.fetch(new Request(`http://edge.test/ws?Authentication=${token}`, { headers: { Upgrade: "websocket" } }), settings);
+}
+
+/** Asserts a refusal before any upgrade and returns its reason. */
+export async function expectRefused(res: Response, status: number, error: string): Promise<string> {
+  expect(res.webSocket).toBeNull();
+  const body = (await res.json()) as { error: string; reason: string };
+  expect({ status: res.status, error: body.error }).toEqual({ status, error });
+  return body.reason;
+}
+
+/** Asserts an upgrade and returns the identity the server gave the socket (from CONNECTION_ID). */
+export async function expectAccepted(res: Response): Promise<string> {
+  if (res.status !== 101) throw new Error(`expected an upgrade, got ${res.status} ${await res.text()}`);
+  const ws = res.webSocket!;
+  const first = new Promise<MessageEvent>((resolve) => ws.addEventListener("message", resolve, { once: true }));
+  ws.accept();
+  const hello = JSON.parse((await first).data as string) as { content: string; message: { user: string } };
+  ws.close(1000, "done");
+  expect(hello.content).toBe("CONNECTION_ID");
+  return hello.message.user;
+}
