@@ -22,6 +22,7 @@ export interface Env {
   RATE_LIMIT_BURST?: string;
   RETENTION_DAYS?: string;
   LOG_MAX_ROWS?: string;
+  MAX_SOCKETS_PER_USER?: string;
 }
 
 /** Limits and settings, parsed once per isolate from `env`. */
@@ -34,6 +35,7 @@ export interface Config {
   rateLimitBurst: number;
   retentionMs: number;
   logMaxRows: number;
+  maxSocketsPerUser: number;
 }
 
 /** How tokens are checked. With no secret and no JWKS URL, nobody gets in. */
@@ -117,6 +119,7 @@ export function readConfig(env: Env): Config {
     rateLimitBurst: positiveNumber(env, "RATE_LIMIT_BURST", 200),
     retentionMs: positiveNumber(env, "RETENTION_DAYS", 30) * 86_400_000,
     logMaxRows: positiveNumber(env, "LOG_MAX_ROWS", 10_000),
+    maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
   };
   cache.set(env, config);
   return config;

@@ -185,6 +185,17 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
   throw new ProtocolError("UNKNOWN_TYPE", `unknown type ${JSON.stringify(type.slice(0, 32))}; expected USER_MSG or ACK_MSG`, ref);
 }
 
+/** The client's id of a frame that will not be served (rate limit), so the client knows which to resend. */
+export function frameRef(data: string | ArrayBuffer, limits: Limits): string | undefined {
+  if (typeof data !== "string" || exceedsBytes(data, limits.maxMessageBytes)) return undefined;
+  try {
+    const id = (JSON.parse(data) as { id?: unknown } | null)?.id;
+    return typeof id === "string" && id.length <= limits.maxIdLength ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * One pass over already-validated JSON text: the nesting depth, and the raw
  * text of the top-level `message` member (the last one, as JSON.parse keeps),

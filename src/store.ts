@@ -62,7 +62,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX outbox_recipient ON outbox(recipient, oid);
    CREATE TABLE retries (
      recipient TEXT PRIMARY KEY,
-     attempts INTEGER NOT NULL
+     attempts INTEGER NOT NULL,
+     due INTEGER NOT NULL
    );`,
 ];
 
@@ -178,11 +179,30 @@ export class Store {
   failed(recipient: string): number {
     return this.sql
       .exec<{ attempts: number }>(
-        `INSERT INTO retries (recipient, attempts) VALUES (?, 1)
+        `INSERT INTO retries (recipient, attempts, due) VALUES (?, 1, 0)
          ON CONFLICT (recipient) DO UPDATE SET attempts = attempts + 1 RETURNING attempts`,
         recipient,
       )
       .one().attempts;
+  }
+
+  retryAt(recipient: string, due: number): void {
+    this.sql.exec("UPDATE retries SET due = ? WHERE recipient = ?", due, recipient);
+  }
+
+  /**
+   * When the outbox next needs the alarm: the earliest retry, or `fallback`
+   * for rows that no retry covers (a crash between ack and delivery). Null
+   * when the outbox is empty.
+   */
+  outboxDue(fallback: number): number | null {
+    return this.sql
+      .exec<{ due: number | null }>(
+        `SELECT min(coalesce(r.due, ?)) AS due FROM (SELECT DISTINCT recipient FROM outbox) o
+         LEFT JOIN retries r USING (recipient)`,
+        fallback,
+      )
+      .one().due;
   }
 
   // ---- retention ---------------------------------------------------------------
@@ -194,7 +214,8 @@ export class Store {
     this.sql.exec("DELETE FROM receipts WHERE created < ?", cutoff);
     const oldest = this.sql
       .exec<{ t: number | null }>(
-        "SELECT min(t) AS t FROM (SELECT min(created) AS t FROM log UNION ALL SELECT min(created) FROM sends UNION ALL SELECT min(created) FROM receipts)",
+        `SELECT min(t) AS t FROM (SELECT min(created) AS t FROM log UNION ALL
+           SELECT min(created) FROM sends UNION ALL SELECT min(created) FROM receipts)`,
       )
       .one().t;
     return oldest === null ? null : oldest + retentionMs;

@@ -16,6 +16,7 @@ import {
   ProtocolError,
   connectionIdFrame,
   errorFrame,
+  frameRef,
   isoSecond,
   parseClientFrame,
   receiptText,
@@ -36,7 +37,9 @@ export const EXPIRES_HEADER = "X-LunarLoom-Expires";
 interface Attachment {
   user: string;
   connectionId: string;
+  /** When the token expires (ms); the socket is closed then. */
   expiresAt: number | null;
+  connectedAt: number;
 }
 
 /** Outbox rows sent per RPC: one round trip for a burst, bounded in size. */
@@ -45,15 +48,24 @@ const BATCH_SIZE = 256;
 const SAFETY_NET_MS = 10_000;
 const RETRY_CAP_MS = 60_000;
 
+/** Application close codes (4000-4999 are free for applications). */
+export const CLOSE_TOKEN_EXPIRED = 4001;
+export const CLOSE_TOO_MANY_SOCKETS = 4008;
+/** 1008 is the standard "policy violation". */
+export const CLOSE_RATE_ABUSE = 1008;
+
 export class UserObject extends DurableObject<Env> {
   private readonly store: Store;
   private readonly config: Config;
   private readonly limits: Limits;
   /** One delivery in flight per recipient keeps per-recipient order and batches bursts. */
   private readonly flushing = new Map<string, Promise<void>>();
-  private alarmArmed = false;
+  /** The alarm as last read or set; undefined until read after a wake. */
+  private alarmAt: number | null | undefined;
   private tokens: number;
   private tokensAt = Date.now();
+  /** Frames refused in a row for rate, per socket; sustained abuse closes the socket. */
+  private readonly strikes = new WeakMap<WebSocket, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -74,39 +86,72 @@ export class UserObject extends DurableObject<Env> {
     const expires = request.headers.get(EXPIRES_HEADER);
     const since = new URL(request.url).searchParams.get("since");
 
+    const now = Date.now();
+    const attachment: Attachment = { user, connectionId: crypto.randomUUID(), expiresAt: expires ? Number(expires) : null, connectedAt: now };
+    if (attachment.expiresAt !== null) await this.wakeBy(attachment.expiresAt);
+
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
-    const attachment: Attachment = { user, connectionId: crypto.randomUUID(), expiresAt: expires ? Number(expires) : null };
     server.serializeAttachment(attachment);
+    this.closeOldestBeyond(this.config.maxSocketsPerUser, server);
 
     // Synchronous from here to the return: no delivery can interleave, so the
     // replay has no gap and no duplicate with the live frames that follow it.
-    const now = Date.now();
     server.send(connectionIdFrame(user, attachment.connectionId, this.store.latestSeq(), now));
     const backlog = since === null ? this.store.takeQueued() : this.store.replay(Number(since));
     for (const { seq, frame } of backlog) server.send(withSeq(frame, seq));
     return new Response(null, { status: 101, webSocket: client });
   }
 
+  /** A user's devices are capped; the newest socket wins, as a user opening a new tab expects. */
+  private closeOldestBeyond(max: number, newest: WebSocket): void {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length <= max) return;
+    const byAge = sockets
+      .filter((ws) => ws !== newest)
+      .map((ws) => ({ ws, at: (ws.deserializeAttachment() as Attachment).connectedAt }))
+      .sort((a, b) => a.at - b.at);
+    for (const { ws } of byAge.slice(0, sockets.length - max)) {
+      closeSocket(ws, CLOSE_TOO_MANY_SOCKETS, `more than ${max} sockets for this user; the oldest was closed`);
+    }
+  }
+
   // ---- frames from this user's sockets -----------------------------------------------
 
   override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    const { user, connectionId } = ws.deserializeAttachment() as Attachment;
+    // Frames already queued on a socket we closed (abuse, expiry, too many) are not served.
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const { user, connectionId, expiresAt } = ws.deserializeAttachment() as Attachment;
     const now = Date.now();
+    if (expiresAt !== null && now >= expiresAt) {
+      closeSocket(ws, CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a fresh token");
+      return;
+    }
     let ref: string | undefined;
     try {
-      if (!this.takeToken(now)) throw new ProtocolError("RATE_LIMITED", `over ${this.config.rateLimitPerSecond} frames per second`);
+      if (!this.takeToken(ws, now)) {
+        const { rateLimitPerSecond, rateLimitBurst } = this.config;
+        throw new ProtocolError(
+          "RATE_LIMITED",
+          `over ${rateLimitPerSecond} frames per second (burst ${rateLimitBurst}); slow down and resend`,
+          frameRef(data, this.limits),
+        );
+      }
       const frame = parseClientFrame(data, this.limits);
       ref = frame.id;
       if (frame.type === "USER_MSG") await this.send(ws, user, frame, now);
       else await this.receipt(ws, user, frame, now);
     } catch (err) {
       if (err instanceof ProtocolError) {
-        ws.send(errorFrame(err.code, err.message, err.ref ?? ref, now));
+        trySend(ws, errorFrame(err.code, err.message, err.ref ?? ref, now));
+        if (err.code === "RATE_LIMITED" && (this.strikes.get(ws) ?? 0) > this.config.rateLimitBurst) {
+          logEvent("warn", "rate_abuse", { user, connectionId, code: err.code });
+          closeSocket(ws, CLOSE_RATE_ABUSE, "rate limit exceeded repeatedly");
+        }
         return;
       }
       logEvent("error", "frame_failed", { user, connectionId, code: "INTERNAL", error: errorMessage(err) });
-      ws.send(errorFrame("INTERNAL", "the server could not handle this frame; it was not stored", ref, now));
+      trySend(ws, errorFrame("INTERNAL", "the server could not handle this frame; it was not stored", ref, now));
     }
   }
 
@@ -115,7 +160,7 @@ export class UserObject extends DurableObject<Env> {
     const earlier = this.store.findSend(frame.id);
     if (earlier) {
       // A resend after a lost ack: same answer, no second delivery.
-      ws.send(receivedAck(frame.id, me, earlier.time, earlier.serverId));
+      trySend(ws, receivedAck(frame.id, me, earlier.time, earlier.serverId));
       return;
     }
     const serverId = crypto.randomUUID();
@@ -130,7 +175,8 @@ export class UserObject extends DurableObject<Env> {
     this.store.recordSend(frame.id, serverId, time, now);
     const seq = this.store.append(envelope, false, now, this.config.logMaxRows)!;
     if (frame.to !== me) this.store.enqueue(envelope);
-    ws.send(receivedAck(frame.id, me, time, serverId));
+    // A lost ack is harmless: the client resends the same id and gets this answer again.
+    trySend(ws, receivedAck(frame.id, me, time, serverId));
     this.broadcast(withSeq(envelope.frame, seq), ws);
     if (frame.to !== me) await this.flush(frame.to, now);
   }
@@ -157,14 +203,21 @@ export class UserObject extends DurableObject<Env> {
     if (target.sender !== me) await this.flush(target.sender, now);
   }
 
-  /** A token bucket; kept in memory because hibernation only follows idleness, which refills it anyway. */
-  private takeToken(now: number): boolean {
+  /**
+   * A token bucket per user, shared by the user's sockets. Kept in memory:
+   * hibernation only follows idleness, which would have refilled it anyway.
+   */
+  private takeToken(ws: WebSocket, now: number): boolean {
     const { rateLimitPerSecond, rateLimitBurst } = this.config;
     this.tokens = Math.min(rateLimitBurst, this.tokens + ((now - this.tokensAt) / 1000) * rateLimitPerSecond);
     this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.strikes.delete(ws);
+      return true;
+    }
+    this.strikes.set(ws, (this.strikes.get(ws) ?? 0) + 1);
+    return false;
   }
 
   // ---- delivery between objects -------------------------------------------------------
@@ -177,8 +230,9 @@ export class UserObject extends DurableObject<Env> {
   private flush(recipient: string, now: number): Promise<void> {
     const running = this.flushing.get(recipient);
     if (running) return running;
-    if (!this.alarmArmed) this.armAlarm(now + SAFETY_NET_MS);
-    const drain = this.drain(recipient).finally(() => this.flushing.delete(recipient));
+    const drain = this.wakeBy(now + SAFETY_NET_MS)
+      .then(() => this.drain(recipient))
+      .finally(() => this.flushing.delete(recipient));
     this.flushing.set(recipient, drain);
     return drain;
   }
@@ -190,10 +244,12 @@ export class UserObject extends DurableObject<Env> {
       try {
         await this.call(recipient, envelopes);
       } catch (err) {
+        // Full-jitter backoff, by alarm: no timers keep the object awake.
         const attempts = this.store.failed(recipient);
-        const delay = Math.random() * Math.min(RETRY_CAP_MS, 500 * 2 ** attempts);
-        logEvent("warn", "delivery_failed", { recipient, attempts, retryInMs: Math.round(delay), error: errorMessage(err) });
-        this.armAlarm(Date.now() + delay);
+        const due = Date.now() + Math.random() * Math.min(RETRY_CAP_MS, 500 * 2 ** attempts);
+        this.store.retryAt(recipient, due);
+        logEvent("warn", "delivery_failed", { recipient, attempts, retryAt: due, error: errorMessage(err) });
+        await this.wakeBy(due);
         return;
       }
       this.store.delivered(recipient, upTo);
@@ -213,8 +269,9 @@ export class UserObject extends DurableObject<Env> {
 
   /** RPC from another user's object: log each frame once, then push it to this user's sockets. */
   async deliver(envelopes: Envelope[]): Promise<void> {
-    const sockets = this.ctx.getWebSockets();
     const now = Date.now();
+    await this.wakeBy(now + this.config.retentionMs);
+    const sockets = this.ctx.getWebSockets();
     for (const envelope of envelopes) {
       // A frame handed to any socket counts as sent; with none it waits in the offline queue.
       const seq = this.store.append(envelope, sockets.length === 0, now, this.config.logMaxRows);
@@ -228,35 +285,52 @@ export class UserObject extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) if (ws !== except) trySend(ws, text);
   }
 
-  // ---- alarms: outbox retries and retention ----------------------------------------------
+  // ---- the alarm: outbox retries, token expiry, retention ----------------------------------
 
-  private armAlarm(at: number): void {
-    this.alarmArmed = true;
-    void this.ctx.storage.setAlarm(at);
+  /** Makes sure the alarm fires no later than `at`. Reads storage once per wake, then trusts the cache. */
+  private async wakeBy(at: number): Promise<void> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
 
   override async alarm(): Promise<void> {
-    this.alarmArmed = false;
+    this.alarmAt = null;
     const now = Date.now();
+    let nextExpiry = Infinity;
+    for (const ws of this.ctx.getWebSockets()) {
+      const { expiresAt } = ws.deserializeAttachment() as Attachment;
+      if (expiresAt === null) continue;
+      if (expiresAt <= now) closeSocket(ws, CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a fresh token");
+      else nextExpiry = Math.min(nextExpiry, expiresAt);
+    }
     await Promise.all(this.store.outboxRecipients().map((r) => this.flush(r, now)));
-    const expiresNext = this.store.prune(now - this.config.retentionMs, this.config.retentionMs);
-    if (!this.alarmArmed && expiresNext !== null) this.armAlarm(expiresNext);
+    const retentionDue = this.store.prune(now - this.config.retentionMs, this.config.retentionMs) ?? Infinity;
+    const outboxDue = this.store.outboxDue(Date.now() + SAFETY_NET_MS) ?? Infinity;
+    const next = Math.min(nextExpiry, retentionDue, outboxDue);
+    if (next !== Infinity) await this.wakeBy(next);
   }
 
   // ---- closing -------------------------------------------------------------------------
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
-    try {
-      ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
-    } catch {
-      // Already closed: the runtime replied for us.
-    }
+    closeSocket(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     const { user, connectionId } = ws.deserializeAttachment() as Attachment;
     logEvent("warn", "socket_error", { user, connectionId, error: errorMessage(error) });
+  }
+}
+
+/** Close reasons over 123 bytes throw; ours are short. A socket already closed is fine. */
+function closeSocket(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closing
   }
 }
 

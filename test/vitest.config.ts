@@ -17,7 +17,27 @@ export default defineConfig({
             miniflare: { bindings: { AUTH_SECRET: "test-secret", RATE_LIMIT_BURST: "100000", RATE_LIMIT_PER_SECOND: "100000" } },
           }),
         ],
-        test: { name: "worker", root, include: ["test/worker/**/*.test.ts"] },
+        // Generous: CI runs these beside wrangler dev and Chromium on 2 cores.
+        test: { name: "worker", root, include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
+        // The same Worker with small limits, so that tests can reach them.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: `${root}/wrangler.toml` },
+            miniflare: {
+              bindings: {
+                AUTH_SECRET: "test-secret",
+                RATE_LIMIT_PER_SECOND: "5",
+                RATE_LIMIT_BURST: "10",
+                MAX_SOCKETS_PER_USER: "3",
+                LOG_MAX_ROWS: "5",
+                AUTH_CLOCK_TOLERANCE_SECONDS: "0",
+              },
+            },
+          }),
+        ],
+        test: { name: "worker-limits", root, include: ["test/worker-limits/**/*.test.ts"], testTimeout: 30_000 },
       },
       {
         // Runs in Node: the client library's unit tests, and end-to-end tests

@@ -63,6 +63,14 @@ export class Client {
     return { client, hello };
   }
 
+  /** Wraps an upgraded socket from a custom request and consumes CONNECTION_ID. */
+  static async adopt(user: string, ws: WebSocket): Promise<Client> {
+    ws.accept();
+    const client = new Client(user, ws);
+    expect((await client.next()).content).toBe("CONNECTION_ID");
+    return client;
+  }
+
   static async connect(user: string, opts: { since?: number } = {}): Promise<Client> {
     return (await Client.open(user, opts)).client;
   }
@@ -104,6 +112,19 @@ export class Client {
     await new Promise((r) => setTimeout(r, settleMs));
     this.send("ping");
     expect(await this.next()).toEqual({ pong: true });
+  }
+
+  /**
+   * Every frame the object sent in answer to what this socket sent so far.
+   * A bad frame with a marker id is answered in order after them (a ping
+   * would not do: the runtime answers it without queueing behind frames).
+   */
+  async drain(): Promise<Frame[]> {
+    const marker = `drain-${crypto.randomUUID()}`;
+    this.send({ id: marker, type: "ACK_MSG", content: "DRAIN" });
+    const out: Frame[] = [];
+    for (let f = await this.next(); f.message?.ref !== marker; f = await this.next()) out.push(f);
+    return out;
   }
 
   /** Sends a USER_MSG and returns the server's ack. */

@@ -1,0 +1,132 @@
+/**
+ * Limits that protect the service from one client (issue 4) and bound what a
+ * user's object keeps (retention), with small values from the
+ * "worker-limits" project: 5 frames/s, burst 10, 3 sockets a user, 5 log rows.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { Client, tokenFor, uniqueUser, upgrade } from "../worker/helpers.ts";
+
+const stub = (user: string) => env.USERS.getByName(user);
+
+async function closed(c: Client): Promise<{ code: number; reason: string }> {
+  await expect.poll(() => c.closed, { timeout: 5000 }).not.toBeNull();
+  return c.closed!;
+}
+
+describe("per-user send rate", () => {
+  it("answers frames over the burst with RATE_LIMITED, keeps what was acked, and shares the bucket across sockets", async () => {
+    const me = uniqueUser("flood");
+    const b = await Client.connect(uniqueUser("calm"));
+    const [s1, s2] = [await Client.connect(me), await Client.connect(me)];
+    for (let i = 0; i < 6; i++) s1.send({ id: `a${i}`, to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    for (let i = 0; i < 6; i++) s2.send({ id: `b${i}`, to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    // s2 also sees copies of s1's sends; count acks and errors only.
+    const replies = [...(await s1.drain()), ...(await s2.drain())].filter((f) => f.type !== "USER_MSG");
+    const acked = replies.filter((f) => f.content === "MESSAGE_RECEIVED");
+    const limited = replies.filter((f) => f.content === "ERROR");
+    expect(acked.length + limited.length).toBe(12);
+    expect(acked.length).toBeGreaterThanOrEqual(10);
+    expect(acked.length).toBeLessThan(12);
+    for (const e of limited) expect(e.message).toMatchObject({ code: "RATE_LIMITED", ref: expect.any(String) });
+    // Everything acked was delivered.
+    const got = await b.take(acked.length);
+    expect(new Set(got.map((f) => f.id))).toEqual(new Set(acked.map((f) => f.message)));
+  });
+
+  it("refills over time", async () => {
+    const a = await Client.connect(uniqueUser("patient"));
+    for (let i = 0; i < 11; i++) a.send({ id: `p${i}`, to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    const replies = await a.take(11);
+    expect(replies.at(-1)!.message.code).toBe("RATE_LIMITED");
+    await new Promise((r) => setTimeout(r, 450)); // 5/s: two tokens back
+    expect((await a.message("x", "again")).content).toBe("MESSAGE_RECEIVED");
+  });
+
+  it("closes a socket with 1008 after sustained abuse, and a flooder never silences another user", async () => {
+    const flooder = await Client.connect(uniqueUser("abuser"));
+    const [x, y] = [await Client.connect(uniqueUser("x")), await Client.connect(uniqueUser("y"))];
+    for (let i = 0; i < 40; i++) flooder.send({ id: `f${i}`, to: y.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    const ack = await x.message(y.user, "not silenced");
+    const got = await y.take(11);
+    expect(got.map((f) => f.id)).toContain(ack.message);
+    expect(await closed(flooder)).toEqual({ code: 1008, reason: "rate limit exceeded repeatedly" });
+  });
+});
+
+describe("sockets per user", () => {
+  it("closes the oldest socket with 4008 when a user opens one too many", async () => {
+    const me = uniqueUser("tabs");
+    const first = await Client.connect(me);
+    const others = [await Client.connect(me), await Client.connect(me)];
+    const newest = await Client.connect(me);
+    expect(await closed(first)).toEqual({ code: 4008, reason: "more than 3 sockets for this user; the oldest was closed" });
+    for (const c of [...others, newest]) expect(c.closed).toBeNull();
+    const peer = await Client.connect(uniqueUser("peer"));
+    const ack = await peer.message(me, "to the open ones");
+    for (const c of [...others, newest]) expect(await c.next()).toMatchObject({ id: ack.message });
+  });
+});
+
+describe("token expiry", () => {
+  async function connectExpiring(user: string, seconds: number): Promise<Client> {
+    const token = await tokenFor(user, { expiresIn: Math.floor(Date.now() / 1000) + seconds });
+    const res = await upgrade(`?Authentication=${token}`);
+    expect(res.status).toBe(101);
+    return Client.adopt(user, res.webSocket!);
+  }
+
+  // The project sets AUTH_CLOCK_TOLERANCE_SECONDS=0, so a token expires at its `exp`.
+  it("closes with 4001 when the socket acts after its token expired", { timeout: 15_000 }, async () => {
+    const user = uniqueUser("expiring");
+    const c = await connectExpiring(user, 2);
+    // Hold back the alarm that would close it first, to see the on-act check alone.
+    await runInDurableObject(stub(user), async (_o, state) => state.storage.setAlarm(Date.now() + 3_600_000));
+    await new Promise((r) => setTimeout(r, 2100));
+    expect(c.closed).toBeNull();
+    c.send({ id: "late", to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: "too late" });
+    expect(await closed(c)).toEqual({ code: 4001, reason: "token expired; reconnect with a fresh token" });
+  });
+
+  it("closes an idle socket by alarm once its token expired", { timeout: 15_000 }, async () => {
+    const user = uniqueUser("idle");
+    const c = await connectExpiring(user, 2);
+    await new Promise((r) => setTimeout(r, 2100));
+    await runDurableObjectAlarm(stub(user));
+    expect(await closed(c)).toMatchObject({ code: 4001 });
+  });
+});
+
+describe("retention", () => {
+  it("keeps at most LOG_MAX_ROWS entries per user, dropping the oldest", async () => {
+    const a = await Client.connect(uniqueUser("chatty"));
+    const bob = uniqueUser("capped");
+    for (let i = 0; i < 7; i++) await a.message(bob, i);
+    const replay = await (await Client.connect(bob, { since: 0 })).take(5);
+    expect(replay.map((f) => [f.seq, f.message])).toEqual([[3, 2], [4, 3], [5, 4], [6, 5], [7, 6]]);
+  });
+
+  it("drops log, dedupe and receipt rows older than RETENTION_DAYS by alarm, and schedules the next expiry", async () => {
+    const me = uniqueUser("old");
+    const a = await Client.connect(me);
+    await a.message(uniqueUser("peer"), "ancient", "old-id");
+    const day = 86_400_000;
+    await runInDurableObject(stub(me), (_o, state) => {
+      state.storage.sql.exec("UPDATE log SET created = created - ?", 31 * day);
+      state.storage.sql.exec("UPDATE sends SET created = created - ?", 31 * day);
+    });
+    await a.message(uniqueUser("peer"), "recent");
+    await runDurableObjectAlarm(stub(me));
+    const left = await runInDurableObject(stub(me), async (_o, state) => ({
+      log: state.storage.sql.exec("SELECT frame FROM log").toArray().length,
+      sends: state.storage.sql.exec("SELECT client_id FROM sends").toArray().map((r) => r.client_id),
+      oldest: state.storage.sql.exec<{ t: number }>("SELECT min(created) AS t FROM log").one().t,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left.log).toBe(1);
+    expect(left.sends).not.toContain("old-id");
+    expect(left.alarm).not.toBeNull();
+    expect(left.alarm!).toBeLessThanOrEqual(left.oldest + 30 * day);
+  });
+});
