@@ -3,6 +3,7 @@ import type { UserObject } from "./user.ts";
 /** Bindings and vars, as wrangler.toml and `wrangler secret put` supply them. */
 export interface Env {
   USERS: DurableObjectNamespace<UserObject>;
+  CONNECT_LIMITER: RateLimit;
   AUTH_SECRET?: string;
   /** The secret being rotated out: tokens signed with it stay valid until they expire. */
   AUTH_SECRET_PREVIOUS?: string;

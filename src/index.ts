@@ -28,6 +28,11 @@ async function connect(request: Request, url: URL, env: Env): Promise<Response> 
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
     return httpError(426, "upgrade_required", "connect with a WebSocket client (Upgrade: websocket)");
   }
+  // Before any token work: a flood of upgrades costs the attacker, not the server.
+  const address = request.headers.get("CF-Connecting-IP") ?? "unknown";
+  if (!(await env.CONNECT_LIMITER.limit({ key: address })).success) {
+    return httpError(429, "too_many_connections", "too many connection attempts from this address; retry in a minute");
+  }
   const config = readConfig(env);
   const origin = request.headers.get("Origin");
   if (origin !== null && config.allowedOrigins && !config.allowedOrigins.has(origin)) {

@@ -14,7 +14,11 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: `${root}/wrangler.toml` },
-            miniflare: { bindings: { AUTH_SECRET: "test-secret", RATE_LIMIT_BURST: "100000", RATE_LIMIT_PER_SECOND: "100000" } },
+            miniflare: {
+              bindings: { AUTH_SECRET: "test-secret", RATE_LIMIT_BURST: "100000", RATE_LIMIT_PER_SECOND: "100000" },
+              // Limits are tested in worker-limits; here they would only slow the suite.
+              ratelimits: { CONNECT_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } } },
+            },
           }),
         ],
         // Generous: CI runs these beside wrangler dev and Chromium on 2 cores.
@@ -33,7 +37,9 @@ export default defineConfig({
                 MAX_SOCKETS_PER_USER: "3",
                 LOG_MAX_ROWS: "5",
                 AUTH_CLOCK_TOLERANCE_SECONDS: "0",
+                ALLOWED_ORIGINS: "https://chat.example,https://app.example",
               },
+              ratelimits: { CONNECT_LIMITER: { namespace_id: "1001", simple: { limit: 20, period: 60 } } },
             },
           }),
         ],

@@ -55,6 +55,42 @@ describe("per-user send rate", () => {
   });
 });
 
+describe("connection attempts per address", () => {
+  it("answers 429 with a JSON body past the limit, before any token work, and only for that address", async () => {
+    const flooder = "203.0.113.7";
+    const statuses = [];
+    for (let i = 0; i < 21; i++) statuses.push((await upgrade("", { "CF-Connecting-IP": flooder })).status);
+    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    const refused = await upgrade(`?Authentication=${await tokenFor(uniqueUser("valid"))}`, { "CF-Connecting-IP": flooder });
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toEqual({ error: "too_many_connections", reason: expect.any(String) });
+    // Another address is not affected.
+    const other = await upgrade(`?Authentication=${await tokenFor(uniqueUser("neighbour"))}`, { "CF-Connecting-IP": "203.0.113.8" });
+    expect(other.status).toBe(101);
+    other.webSocket!.accept();
+    other.webSocket!.close(1000);
+  });
+});
+
+describe("origins", () => {
+  it("refuses an Origin not in ALLOWED_ORIGINS with 403 before upgrading", async () => {
+    const token = await tokenFor(uniqueUser("cswsh"));
+    const res = await upgrade(`?Authentication=${token}`, { Origin: "https://evil.example" });
+    expect(res.status).toBe(403);
+    expect(res.webSocket).toBeNull();
+    expect(await res.json()).toEqual({ error: "forbidden_origin", reason: expect.any(String) });
+  });
+
+  it("accepts listed origins and clients that send no Origin (servers, CLIs)", async () => {
+    for (const headers of [{ Origin: "https://app.example" }, {}] as Record<string, string>[]) {
+      const res = await upgrade(`?Authentication=${await tokenFor(uniqueUser("ok"))}`, headers);
+      expect(res.status).toBe(101);
+      res.webSocket!.accept();
+      res.webSocket!.close(1000);
+    }
+  });
+});
+
 describe("sockets per user", () => {
   it("closes the oldest socket with 4008 when a user opens one too many", async () => {
     const me = uniqueUser("tabs");

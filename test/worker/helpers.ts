@@ -22,8 +22,15 @@ export async function tokenFor(
   return jwt.sign(new TextEncoder().encode(opts.secret ?? SECRET));
 }
 
+/** A documentation address (RFC 5737), different for each call unless one is given. */
+export function randomAddress(): string {
+  return `198.51.100.${Math.floor(Math.random() * 254) + 1}`;
+}
+
 export function upgrade(query: string, headers: Record<string, string> = {}): Promise<Response> {
-  return exports.default.fetch(`http://edge.test/ws${query}`, { headers: { Upgrade: "websocket", ...headers } });
+  return exports.default.fetch(`http://edge.test/ws${query}`, {
+    headers: { Upgrade: "websocket", "CF-Connecting-IP": randomAddress(), ...headers },
+  });
 }
 
 // Frames are loosely typed in tests on purpose: tests check exact shapes with toEqual.
