@@ -100,6 +100,7 @@ export class UserObject extends DurableObject<Env> {
     server.send(connectionIdFrame(user, attachment.connectionId, this.store.latestSeq(), now));
     const backlog = since === null ? this.store.takeQueued() : this.store.replay(Number(since));
     for (const { seq, frame } of backlog) server.send(withSeq(frame, seq));
+    logEvent("info", "socket_open", { user, connectionId: attachment.connectionId, since });
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -143,6 +144,7 @@ export class UserObject extends DurableObject<Env> {
       else await this.receipt(ws, user, frame, now);
     } catch (err) {
       if (err instanceof ProtocolError) {
+        logEvent("info", "frame_refused", { user, connectionId, code: err.code });
         trySend(ws, errorFrame(err.code, err.message, err.ref ?? ref, now));
         if (err.code === "RATE_LIMITED" && (this.strikes.get(ws) ?? 0) > this.config.rateLimitBurst) {
           logEvent("warn", "rate_abuse", { user, connectionId, code: err.code });
@@ -315,6 +317,8 @@ export class UserObject extends DurableObject<Env> {
   // ---- closing -------------------------------------------------------------------------
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const { user, connectionId } = ws.deserializeAttachment() as Attachment;
+    logEvent("info", "socket_close", { user, connectionId, code });
     // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
     closeSocket(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
   }

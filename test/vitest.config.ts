@@ -6,6 +6,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 export default defineConfig({
   test: {
+    // The server logs a JSON line per event; show them only for failing tests.
+    silent: "passed-only",
     // wrangler dev and Chromium take seconds to stop; a short teardown would leave them running.
     teardownTimeout: 60_000,
     projects: [
