@@ -1,0 +1,285 @@
+/**
+ * LunarLoomClient: a direct-messaging client that does not lose or double
+ * messages across drops, reconnects, lost acks and offline periods.
+ *
+ *   send() ─▶ Outbox ─▶ written on every (re)connect until MESSAGE_RECEIVED ─▶ acked resolves
+ *   socket ─▶ ResumeCursor (skip what was seen) ─▶ message / receipt events
+ *   reconnect ─▶ /ws?since=<last seq> ─▶ the server replays what this client missed
+ */
+import type { ErrorFrame, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol.ts";
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
+import {
+  Connection,
+  DEFAULT_HEARTBEAT,
+  type HeartbeatOptions,
+  type NetworkSignal,
+  type TokenSource,
+  type WebSocketConstructor,
+} from "./connection.ts";
+import { Emitter, type Listener } from "./emitter.ts";
+import type { FilePayload } from "./file.ts";
+import { parseServerFrame, type OutgoingReceipt, type OutgoingUserMsg } from "./frames.ts";
+import { Outbox, type Ack, type Outgoing } from "./outbox.ts";
+import { ResumeCursor } from "./cursor.ts";
+
+export interface ClientOptions {
+  /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws`. */
+  url: string;
+  /** A token, or a function returning a fresh one; it is called before every connection attempt. */
+  token: TokenSource;
+  /**
+   * The `seq` to resume after, e.g. `lastSeq` as the app stored it; 0 replays
+   * the whole retained log. Omitted, the first connection takes only the
+   * server's offline queue, as clients of the original docs do.
+   */
+  since?: number;
+  backoff?: Partial<BackoffOptions>;
+  heartbeat?: Partial<HeartbeatOptions>;
+  /** Defaults to the global WebSocket (browsers, Node 22+). */
+  WebSocket?: WebSocketConstructor;
+  /** Online/offline events; defaults to `window` in a browser, none elsewhere. */
+  network?: NetworkSignal | null;
+  /** The server's MAX_MESSAGE_BYTES (default 64 KiB): a bigger message is refused at once instead of sent. */
+  maxMessageBytes?: number;
+}
+
+export type ConnectionState =
+  | { status: "idle" }
+  | { status: "connecting"; attempt: number }
+  | { status: "open"; user: string; connectionId: string }
+  | { status: "offline"; attempt: number; retryInMs: number; reason: string }
+  | { status: "closed" };
+
+/** An ERROR frame's body: `{ code, reason, ref? }`. */
+export type ServerError = ErrorFrame["message"];
+
+export interface ClientEvents {
+  state: ConnectionState;
+  /**
+   * Every USER_MSG in the user's log, once: messages to the user, and copies
+   * of messages the user sent (from other devices, or from this client when a
+   * resume replays them; match those to sends with `ack`'s serverId).
+   */
+  message: UserMsgFrame;
+  /** A message sent through this client is durably stored; fires once per client id. */
+  ack: Ack;
+  /** MESSAGE_DELIVERED / MESSAGE_READ: to the user for messages they sent, or a copy of the user's own from another device. */
+  receipt: ReceiptFrame;
+  /** Every ERROR frame. A send the server refuses for good also rejects that send's `acked`. */
+  error: ServerError;
+  /** The connection's backlog (replay or offline queue) has fully arrived; `seq` is where it ended. */
+  synced: { seq: number };
+}
+
+export interface SendOptions {
+  content?: UserContent;
+  /** The client id; a fresh UUID by default. Sending an id that is still pending returns that send. */
+  id?: string;
+}
+
+/** The server's default MAX_MESSAGE_BYTES. */
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+
+/** Errors that say "try again later": the frame was not stored. Any other refusal is final. */
+const TRANSIENT: ReadonlySet<string> = new Set(["RATE_LIMITED", "INTERNAL"]);
+
+export class LunarLoomClient {
+  private readonly events = new Emitter<ClientEvents>();
+  private readonly outbox: Outbox;
+  private readonly cursor: ResumeCursor;
+  private readonly connection: Connection;
+  private readonly endpoint: URL;
+  private readonly backoff: BackoffOptions;
+  /** Receipts asked for while no socket was open; sent on the next connection. */
+  private receiptQueue: OutgoingReceipt[] = [];
+  /** Receipts already asked for: repeating one is harmless but costs rate budget. */
+  private readonly receiptsAsked = new Set<string>();
+  private currentState: ConnectionState = { status: "idle" };
+  private synced = false;
+  private resendTimer: ReturnType<typeof setTimeout> | undefined;
+  private resendAttempt = 0;
+
+  constructor(options: ClientOptions) {
+    if (!options.url) throw new Error("LunarLoomClient: option 'url' is required");
+    if (!options.token) throw new Error("LunarLoomClient: option 'token' is required");
+    const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WebSocketClass) throw new Error("LunarLoomClient: no global WebSocket (Node 22+ or a browser); pass option 'WebSocket'");
+    this.endpoint = new URL("/ws", options.url.replace(/^http/, "ws"));
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.cursor = new ResumeCursor(options.since);
+    this.outbox = new Outbox(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    this.connection = new Connection(
+      {
+        token: options.token,
+        WebSocket: WebSocketClass,
+        backoff: this.backoff,
+        heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
+        network: options.network === undefined ? browserNetwork() : options.network,
+      },
+      {
+        url: (token) => this.url(token),
+        connecting: (attempt) => this.setState({ status: "connecting", attempt }),
+        text: (data) => this.onText(data),
+        pong: () => this.onPong(),
+        down: (attempt, retryInMs, reason) => this.setState({ status: "offline", attempt, retryInMs, reason }),
+      },
+    );
+  }
+
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The newest `seq` handed to the app: store it and pass it back as `since` to resume after a restart. */
+  get lastSeq(): number {
+    return this.cursor.lastSeq;
+  }
+
+  /** Messages sent but not yet acknowledged by the server. */
+  get pendingCount(): number {
+    return this.outbox.size;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: Listener<ClientEvents[K]>): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /** Starts connecting, and keeps reconnecting until close(). */
+  connect(): void {
+    this.connection.start();
+  }
+
+  /** Disconnects and stops reconnecting. Unacknowledged sends stay in the outbox for a later connect(). */
+  close(): void {
+    this.connection.stop();
+    clearTimeout(this.resendTimer);
+    this.setState({ status: "closed" });
+  }
+
+  /**
+   * Sends a message; it goes out now if connected, otherwise on the next
+   * connection, and is resent on every connection until the server acks it.
+   */
+  send(to: string, message: unknown, options: SendOptions = {}): Outgoing {
+    const frame: OutgoingUserMsg = { id: options.id ?? crypto.randomUUID(), to, type: "USER_MSG", content: options.content ?? "TEXT_MESSAGE", message };
+    const { outgoing, text } = this.outbox.add(frame);
+    // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
+    if (text !== null && this.currentState.status === "open" && this.resendTimer === undefined) this.connection.send(text);
+    return outgoing;
+  }
+
+  /** A FILE_MESSAGE; make the payload with `filePayload(blob, name)`. */
+  sendFile(to: string, file: FilePayload, options: Omit<SendOptions, "content"> = {}): Outgoing {
+    return this.send(to, file, { ...options, content: "FILE_MESSAGE" });
+  }
+
+  /** Tells the sender the message reached this device. `serverId` is the message frame's `id`. */
+  markDelivered(serverId: string): void {
+    this.receipt("MESSAGE_DELIVERED", serverId);
+  }
+
+  /** Tells the sender the user has seen the message. */
+  markRead(serverId: string): void {
+    this.receipt("MESSAGE_READ", serverId);
+  }
+
+  /** The server's id for a message this client sent, once acked. */
+  serverId(clientId: string): string | undefined {
+    return this.outbox.serverId(clientId);
+  }
+
+  // ---- internals ---------------------------------------------------------------
+
+  private url(token: string): string {
+    const url = new URL(this.endpoint);
+    url.searchParams.set("Authentication", token);
+    const since = this.cursor.since;
+    if (since !== undefined) url.searchParams.set("since", String(since));
+    return url.href;
+  }
+
+  private setState(state: ConnectionState): void {
+    this.currentState = state;
+    this.events.emit("state", state);
+  }
+
+  private receipt(content: ReceiptContent, messageId: string): void {
+    const key = `${content} ${messageId}`;
+    if (this.receiptsAsked.has(key)) return;
+    this.receiptsAsked.add(key);
+    const frame: OutgoingReceipt = { type: "ACK_MSG", content, message: messageId };
+    if (this.currentState.status !== "open" || !this.connection.send(JSON.stringify(frame))) this.receiptQueue.push(frame);
+  }
+
+  private onText(data: string): void {
+    const frame = parseServerFrame(data);
+    if (!frame) return;
+    switch (frame.content) {
+      case "CONNECTION_ID":
+        return this.onHello(frame.message);
+      case "TEXT_MESSAGE":
+      case "FILE_MESSAGE":
+        if (this.cursor.accept(frame.seq)) this.events.emit("message", frame);
+        return;
+      case "MESSAGE_RECEIVED": {
+        const ack = this.outbox.ack({ clientId: frame.id, serverId: frame.message, time: frame.time });
+        if (ack) {
+          this.resendAttempt = 0;
+          this.events.emit("ack", ack);
+        }
+        return;
+      }
+      case "MESSAGE_DELIVERED":
+      case "MESSAGE_READ":
+        if (this.cursor.accept(frame.seq)) this.events.emit("receipt", frame);
+        return;
+      case "ERROR":
+        return this.onError(frame.message);
+    }
+  }
+
+  private onHello(hello: { connectionId: string; user: string; seq: number }): void {
+    this.cursor.hello(hello.seq);
+    this.synced = false;
+    this.setState({ status: "open", user: hello.user, connectionId: hello.connectionId });
+    // Pipelined in send order; the server acks in that order and dedupes what it already has.
+    for (const text of this.outbox.texts()) this.connection.send(text);
+    const receipts = this.receiptQueue;
+    this.receiptQueue = [];
+    for (const frame of receipts) if (!this.connection.send(JSON.stringify(frame))) this.receiptQueue.push(frame);
+  }
+
+  private onPong(): void {
+    if (this.synced) return;
+    this.synced = true;
+    this.cursor.caughtUp();
+    this.events.emit("synced", { seq: this.cursor.since ?? 0 });
+  }
+
+  private onError(error: ServerError): void {
+    this.events.emit("error", error);
+    if (TRANSIENT.has(error.code)) {
+      // RATE_LIMITED carries no ref, so which frame it hit is unknown: resend
+      // every pending message after a backoff; the server dedupes the rest.
+      if (this.outbox.size > 0) this.scheduleResend();
+    } else if (error.ref !== undefined) {
+      this.outbox.fail(error.ref, error.code, error.reason);
+    }
+  }
+
+  private scheduleResend(): void {
+    if (this.resendTimer !== undefined) return;
+    const delay = Math.max(this.backoff.baseMs, backoffDelay(this.resendAttempt++, this.backoff));
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = undefined;
+      if (this.currentState.status !== "open") return;
+      for (const text of this.outbox.texts()) this.connection.send(text);
+    }, delay);
+  }
+}
+
+/** In a browser, `window` tells when the network comes and goes. */
+function browserNetwork(): NetworkSignal | null {
+  const g = globalThis as { navigator?: { onLine?: unknown }; addEventListener?: unknown };
+  return typeof g.navigator?.onLine === "boolean" && typeof g.addEventListener === "function" ? (globalThis as unknown as NetworkSignal) : null;
+}

@@ -1,0 +1,62 @@
+/**
+ * The client's side of the wire: the frames it sends, and a light check of
+ * the frames it receives. Server frame types come from the server's own
+ * protocol module, so the two cannot drift apart.
+ */
+import type { ReceiptContent, ServerFrame, UserContent } from "../protocol.ts";
+
+/** A USER_MSG as a client sends it (PROTOCOL.md, Sending a message). `from` is never sent: the server sets it. */
+export interface OutgoingUserMsg {
+  id: string;
+  to: string;
+  type: "USER_MSG";
+  content: UserContent;
+  message: unknown;
+}
+
+/** A delivery or read receipt as a client sends it (PROTOCOL.md, Receipts). */
+export interface OutgoingReceipt {
+  type: "ACK_MSG";
+  content: ReceiptContent;
+  message: string;
+}
+
+type Fields = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === "string";
+const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+
+/**
+ * Parses one text frame from the server. Returns null for anything this
+ * client does not know (a newer server's frame), so it is skipped, not fatal.
+ * Checks only what the client relies on: the discriminants, ids and `seq`.
+ */
+export function parseServerFrame(text: string): ServerFrame | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(v) || !isString(v.id)) return null;
+  const ok = (() => {
+    switch (`${v.type}/${v.content}`) {
+      case "USER_MSG/TEXT_MESSAGE":
+      case "USER_MSG/FILE_MESSAGE":
+        return isString(v.from) && isString(v.to) && isSeq(v.seq) && "message" in v;
+      case "ACK_MSG/MESSAGE_RECEIVED":
+        return isString(v.message);
+      case "ACK_MSG/MESSAGE_DELIVERED":
+      case "ACK_MSG/MESSAGE_READ":
+        return isString(v.from) && isString(v.to) && isString(v.message) && isSeq(v.seq);
+      case "SYSTEM_MSG/CONNECTION_ID":
+        return isObject(v.message) && isString(v.message.user) && Number.isSafeInteger(v.message.seq);
+      case "SYSTEM_MSG/ERROR":
+        return isObject(v.message) && isString(v.message.code);
+      default:
+        return false;
+    }
+  })();
+  return ok ? (v as unknown as ServerFrame) : null;
+}

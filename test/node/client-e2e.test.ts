@@ -1,0 +1,275 @@
+/**
+ * The client library against the real Worker and Durable Objects under
+ * `wrangler dev`, with a TCP proxy in front that fails the way networks do:
+ * refusing connections, throwing away bytes in flight, going silent without
+ * closing. Proves: acks and the client→server id mapping, receipts, offline
+ * sends going out exactly once, lost acks and lost frames recovered by resend
+ * and resume, dead-socket detection, final refusals, and a burst through the
+ * rate limiter. Does not cover browsers (browser.test.ts does).
+ */
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { LunarLoomClient, SendError, type ClientOptions, type ReceiptFrame, type UserMsgFrame } from "lunarloom-edge/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDevServer, type DevServer } from "./devserver.ts";
+
+/** A TCP proxy to the dev server whose faults the test switches on and off. */
+interface NetProxy {
+  url: string;
+  /** New connections are reset at once (the network is down). */
+  refuse: boolean;
+  /** Server→client bytes on current connections are thrown away, as a dying link loses them. */
+  dropDownstream: boolean;
+  /** Everything thrown away so far, as text: server frames are unmasked, so their JSON shows. */
+  dropped: string;
+  /** Current connections go silent both ways but stay open (a sleeping laptop, a dead NAT entry). */
+  blackhole(): void;
+  /** Resets every current connection. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+async function startProxy(targetPort: number): Promise<NetProxy> {
+  const pairs = new Set<{ client: Socket; upstream: Socket; silent: boolean }>();
+  const proxy: NetProxy = {
+    url: "",
+    refuse: false,
+    dropDownstream: false,
+    dropped: "",
+    blackhole() {
+      for (const pair of pairs) pair.silent = true;
+    },
+    cut() {
+      for (const { client, upstream } of pairs) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+      pairs.clear();
+    },
+    close: () => new Promise<void>((resolve) => {
+      proxy.cut();
+      server.close(() => resolve());
+    }),
+  };
+  const server: Server = createServer((client) => {
+    if (proxy.refuse) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = createConnection(targetPort, "127.0.0.1");
+    const pair = { client, upstream, silent: false };
+    pairs.add(pair);
+    let handshake = true;
+    client.on("data", (d) => {
+      if (handshake) {
+        // No permessage-deflate, so frames thrown away can be recognized by their text.
+        d = Buffer.from(d.toString("latin1").replace(/\r\nSec-WebSocket-Extensions:[^\r]*/i, ""), "latin1");
+        handshake = false;
+      }
+      if (!pair.silent) upstream.write(d);
+    });
+    upstream.on("data", (d) => {
+      if (pair.silent || proxy.dropDownstream) proxy.dropped += d.toString("latin1");
+      else client.write(d);
+    });
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  proxy.url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return proxy;
+}
+
+let server: DevServer;
+let proxy: NetProxy;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  proxy = await startProxy(server.port);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await server?.stop();
+});
+
+const clients: LunarLoomClient[] = [];
+const unique = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}`;
+
+async function devToken(user: string): Promise<string> {
+  const res = await fetch(`${server.url}/dev/token?user=${encodeURIComponent(user)}`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** A started client and everything it has reported. */
+function start(user: string, opts: Partial<ClientOptions> & { viaProxy?: boolean } = {}) {
+  const client = new LunarLoomClient({
+    url: opts.viaProxy ? proxy.url : server.url,
+    token: () => devToken(user),
+    backoff: { baseMs: 50, capMs: 400 },
+    ...opts,
+  });
+  clients.push(client);
+  const seen = { messages: [] as UserMsgFrame[], receipts: [] as ReceiptFrame[], acks: [] as string[], errors: [] as string[], synced: 0, reasons: [] as string[] };
+  client.on("message", (m) => seen.messages.push(m));
+  client.on("receipt", (r) => seen.receipts.push(r));
+  client.on("ack", (a) => seen.acks.push(a.serverId));
+  client.on("error", (e) => seen.errors.push(e.code));
+  client.on("synced", () => seen.synced++);
+  client.on("state", (s) => s.status === "offline" && seen.reasons.push(s.reason));
+  client.connect();
+  return { client, seen, texts: () => seen.messages.map((m) => m.message) };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+afterAll(() => {
+  for (const c of clients) c.close();
+});
+
+describe("LunarLoomClient against the real Worker", () => {
+  it("maps the client id to the server's id, and carries receipts back to the sender", async () => {
+    const [aliceName, bobName] = [unique("alice"), unique("bob")];
+    const alice = start(aliceName);
+    const bob = start(bobName);
+    await until("both are synced", () => alice.seen.synced > 0 && bob.seen.synced > 0);
+
+    const out = alice.client.send(bobName, "Hello, world!", { id: "c-17" });
+    const ack = await out.acked;
+    expect(ack.clientId).toBe("c-17");
+    expect(alice.client.serverId("c-17")).toBe(ack.serverId);
+
+    await until("bob has the message", () => bob.seen.messages.length === 1);
+    expect(bob.seen.messages[0]).toMatchObject({ id: ack.serverId, from: aliceName, to: bobName, content: "TEXT_MESSAGE", message: "Hello, world!" });
+
+    bob.client.markDelivered(ack.serverId);
+    bob.client.markRead(ack.serverId);
+    await until("alice has both receipts", () => alice.seen.receipts.length === 2);
+    expect(alice.seen.receipts.map((r) => [r.content, r.message, r.from])).toEqual([
+      ["MESSAGE_DELIVERED", ack.serverId, bobName],
+      ["MESSAGE_READ", ack.serverId, bobName],
+    ]);
+  });
+
+  it("sends what was written offline when the network returns, exactly once and in order", async () => {
+    const [aliceName, bobName] = [unique("alice"), unique("bob")];
+    const bob = start(bobName);
+    await until("bob is synced", () => bob.seen.synced > 0);
+    proxy.refuse = true;
+    const alice = start(aliceName, { viaProxy: true, since: 0 });
+    try {
+      await until("alice failed to connect twice", () => alice.seen.reasons.length >= 2);
+      const sends = ["one", "two", "three"].map((t) => alice.client.send(bobName, t));
+      expect(alice.client.pendingCount).toBe(3);
+    } finally {
+      proxy.refuse = false;
+    }
+    await until("alice's sends are acked", () => alice.client.pendingCount === 0);
+    await alice.client.send(bobName, "end").acked;
+    await until("bob has the last message", () => bob.texts().includes("end"));
+    expect(bob.texts()).toEqual(["one", "two", "three", "end"]);
+  });
+
+  it("recovers a lost ack and a message lost in flight: the resend is deduped, the resume replays", async () => {
+    const [aliceName, bobName] = [unique("alice"), unique("bob")];
+    const alice = start(aliceName, { viaProxy: true, since: 0 });
+    const bob = start(bobName);
+    await until("both are synced", () => alice.seen.synced > 0 && bob.seen.synced > 0);
+
+    proxy.dropDownstream = true;
+    let out;
+    const lost = `lost-in-flight-${crypto.randomUUID()}`;
+    try {
+      out = alice.client.send(bobName, "m1");
+      await until("bob has m1", () => bob.texts().includes("m1"));
+      await until("alice's ack was lost", () => proxy.dropped.includes(out!.id));
+      await bob.client.send(aliceName, lost).acked;
+      await until("bob's message to alice was lost in flight", () => proxy.dropped.includes(lost));
+      expect(alice.client.pendingCount).toBe(1);
+      expect(alice.seen.messages).toEqual([]);
+    } finally {
+      proxy.dropDownstream = false;
+      proxy.cut();
+    }
+
+    const ack = await out.acked;
+    expect(ack.serverId).toBe(bob.seen.messages[0]!.id);
+    await until("alice got the lost message back", () => alice.texts().includes(lost));
+    await alice.client.send(bobName, "end-a").acked;
+    await bob.client.send(aliceName, "end-b").acked;
+    await until("both have the end markers", () => bob.texts().includes("end-a") && alice.texts().includes("end-b"));
+    expect(bob.texts()).toEqual(["m1", "end-a"]);
+    // The resume also replays alice's own copy of m1: the app matches it to the send by server id.
+    expect(alice.seen.messages.map((m) => [m.from, m.message])).toEqual([[aliceName, "m1"], [bobName, lost], [bobName, "end-b"]]);
+    expect(alice.seen.messages[0]!.id).toBe(ack.serverId);
+    // One ack event per send, even though m1 was acked twice on the wire.
+    expect(alice.seen.acks).toEqual([ack.serverId, expect.any(String)]);
+  });
+
+  it("notices a connection that went silent, reconnects and catches up", async () => {
+    const [aliceName, bobName] = [unique("alice"), unique("bob")];
+    const alice = start(aliceName, { viaProxy: true, since: 0, heartbeat: { intervalMs: 300, timeoutMs: 800 } });
+    const bob = start(bobName);
+    await until("both are synced", () => alice.seen.synced > 0 && bob.seen.synced > 0);
+
+    proxy.blackhole();
+    await bob.client.send(aliceName, "while silent").acked;
+    await until("alice gave up on the silent socket", () => alice.seen.reasons.includes("no answer to ping"));
+    await until("alice is synced again", () => alice.seen.synced > 1);
+    await bob.client.send(aliceName, "after").acked;
+    await until("alice has the later message", () => alice.texts().includes("after"));
+    expect(alice.texts()).toEqual(["while silent", "after"]);
+  });
+
+  it("rejects a message the server refuses for good, and the outbox moves on", async () => {
+    const [aliceName, bobName] = [unique("alice"), unique("bob")];
+    const alice = start(aliceName);
+    const bob = start(bobName);
+    await until("both are synced", () => alice.seen.synced > 0 && bob.seen.synced > 0);
+
+    const refused = alice.client.send("x".repeat(129), "to nobody");
+    await expect(refused.acked).rejects.toBeInstanceOf(SendError);
+    await expect(refused.acked).rejects.toMatchObject({ code: "BAD_MESSAGE", clientId: refused.id });
+    // Too large for the server's default limit: refused before it is sent.
+    await expect(alice.client.send(bobName, "x".repeat(70 * 1024)).acked).rejects.toMatchObject({ code: "TOO_LARGE" });
+    await alice.client.send(bobName, "small").acked;
+    expect(alice.client.pendingCount).toBe(0);
+    await until("bob has the small one", () => bob.texts().includes("small"));
+    expect(bob.texts()).toEqual(["small"]);
+    expect(alice.seen.errors).toEqual(["BAD_MESSAGE"]);
+  });
+
+  it("pushes a burst through the rate limiter: every message once, in ack order, replayed whole to a new device", async () => {
+    const [aliceName, carolName] = [unique("alice"), unique("carol")];
+    const alice = start(aliceName);
+    await until("alice is synced", () => alice.seen.synced > 0);
+
+    // Over the default burst (200): some are refused with RATE_LIMITED and resent.
+    const sends = Array.from({ length: 240 }, (_, i) => alice.client.send(carolName, `n${i}`));
+    await Promise.all(sends.map((s) => s.acked));
+    expect(alice.seen.errors).toContain("RATE_LIMITED");
+    expect(alice.seen.acks).toHaveLength(240);
+    expect(new Set(alice.seen.acks).size).toBe(240);
+
+    // Carol was never online: a first connection with since=0 gets all of it, before `synced`.
+    const carol = start(carolName, { since: 0 });
+    let atSync = -1;
+    carol.client.on("synced", () => atSync < 0 && (atSync = carol.seen.messages.length));
+    await until("carol is synced", () => carol.seen.synced > 0);
+    expect(atSync).toBe(240);
+    // Per sender→recipient order is the ack order (PROTOCOL.md, Order).
+    expect(carol.seen.messages.map((m) => m.id)).toEqual(alice.seen.acks);
+    expect(new Set(carol.texts()).size).toBe(240);
+  });
+});

@@ -1,0 +1,507 @@
+/**
+ * The client library's logic, driven through a scripted in-memory WebSocket
+ * and fake timers: outbox and acks, resume cursor, receipts, errors,
+ * reconnect, heartbeat and browser online/offline. Proves the client's own
+ * bookkeeping; client-e2e.test.ts proves it against the real Worker.
+ */
+import fc from "fast-check";
+import { LunarLoomClient, SendError, fileBytes, filePayload, type ConnectionState } from "lunarloom-edge/client";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { backoffDelay } from "../../src/client/backoff.ts";
+import { ResumeCursor } from "../../src/client/cursor.ts";
+import { parseServerFrame } from "../../src/client/frames.ts";
+
+type Handler = (event: { data: unknown }) => void;
+
+/** A socket the test plays the server for. */
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readonly sent: string[] = [];
+  closed: { code?: number; reason?: string } | null = null;
+  private readonly handlers = new Map<string, Handler[]>();
+
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+
+  static latest(): FakeSocket {
+    const ws = FakeSocket.all.at(-1);
+    if (!ws) throw new Error("no socket was opened");
+    return ws;
+  }
+
+  addEventListener(type: string, handler: Handler): void {
+    this.handlers.set(type, [...(this.handlers.get(type) ?? []), handler]);
+  }
+
+  send(data: string): void {
+    if (this.closed) throw new Error("socket is closed");
+    this.sent.push(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.closed = { code, reason };
+  }
+
+  get query(): URLSearchParams {
+    return new URL(this.url).searchParams;
+  }
+
+  /** Frames the client sent, parsed, without pings. */
+  get frames(): Record<string, unknown>[] {
+    return this.sent.filter((s) => s !== "ping").map((s) => JSON.parse(s));
+  }
+
+  private fire(type: string, event: { data: unknown } = { data: undefined }): void {
+    for (const h of this.handlers.get(type) ?? []) h(event);
+  }
+
+  /** Upgrade done; the server's CONNECTION_ID follows. */
+  accept(seq = 0, user = "me"): void {
+    this.fire("open");
+    this.receive({ id: "h", from: "system", to: user, type: "SYSTEM_MSG", time: T, content: "CONNECTION_ID", message: { connectionId: "c", user, seq } });
+  }
+
+  receive(frame: object | string): void {
+    this.fire("message", { data: typeof frame === "string" ? frame : JSON.stringify(frame) });
+  }
+
+  pong(): void {
+    this.receive("pong");
+  }
+
+  drop(): void {
+    this.fire("close");
+  }
+}
+
+const T = "2024-01-25T18:07:19Z";
+const msg = (seq: number, text = `m${seq}`, from = "rick") => ({
+  id: `s${seq}`, from, to: "me", type: "USER_MSG", time: T, content: "TEXT_MESSAGE", message: text, seq,
+});
+const ack = (clientId: string, serverId: string) => ({ id: clientId, from: "me", type: "ACK_MSG", time: T, content: "MESSAGE_RECEIVED", message: serverId });
+const receipt = (seq: number, serverId: string, content = "MESSAGE_READ") => ({
+  id: `r${seq}`, from: "rick", to: "me", type: "ACK_MSG", time: T, content, message: serverId, seq,
+});
+const error = (code: string, ref?: string) => ({
+  id: "e", from: "system", type: "SYSTEM_MSG", time: T, content: "ERROR", message: ref === undefined ? { code, reason: "r" } : { code, reason: "r", ref },
+});
+
+class FakeNetwork {
+  private readonly handlers = new Map<string, () => void>();
+  addEventListener(type: string, h: () => void): void {
+    this.handlers.set(type, h);
+  }
+  removeEventListener(type: string): void {
+    this.handlers.delete(type);
+  }
+  fire(type: "online" | "offline"): void {
+    this.handlers.get(type)?.();
+  }
+}
+
+function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomClient>[0]> = {}) {
+  const client = new LunarLoomClient({
+    url: "https://edge.test",
+    token: "tok",
+    WebSocket: FakeSocket,
+    network: null,
+    backoff: { baseMs: 100, capMs: 1000 },
+    heartbeat: { intervalMs: 5000, timeoutMs: 2000 },
+    ...opts,
+  });
+  const seen = { messages: [] as unknown[], acks: [] as unknown[], receipts: [] as unknown[], errors: [] as unknown[], states: [] as ConnectionState[], synced: [] as unknown[] };
+  client.on("message", (m) => seen.messages.push(m.message));
+  client.on("ack", (a) => seen.acks.push(a));
+  client.on("receipt", (r) => seen.receipts.push(r.message));
+  client.on("error", (e) => seen.errors.push(e.code));
+  client.on("state", (s) => seen.states.push(s));
+  client.on("synced", (s) => seen.synced.push(s.seq));
+  return { client, seen };
+}
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("backoffDelay", () => {
+  it("is full jitter: uniform below min(cap, base·2^attempt)", () => {
+    fc.assert(
+      fc.property(fc.nat(64), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, r) => {
+        const d = backoffDelay(attempt, { baseMs: 250, capMs: 30_000 }, () => r);
+        expect(d).toBeGreaterThanOrEqual(0);
+        expect(d).toBeLessThan(Math.max(1, Math.min(30_000, 250 * 2 ** attempt)));
+      }),
+    );
+    expect(backoffDelay(3, { baseMs: 100, capMs: 10_000 }, () => 0.5)).toBe(400);
+    expect(backoffDelay(30, { baseMs: 100, capMs: 10_000 }, () => 0.5)).toBe(5000);
+  });
+});
+
+describe("ResumeCursor", () => {
+  it("passes every seq once and in order, however replays overlap", () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 60 }), fc.array(fc.nat(), { maxLength: 8 }), (raw, cuts) => {
+        const log = [...raw].sort((a, b) => a - b);
+        const cursor = new ResumeCursor(0);
+        const delivered: number[] = [];
+        // Each connection replays from `since`, and the socket dies after a few frames.
+        let i = 0;
+        for (const cut of [...cuts, log.length]) {
+          const from = log.findIndex((s) => s > (cursor.since ?? 0));
+          if (from < 0) break;
+          // A server may resend from earlier than asked; the cursor must still not double.
+          for (const seq of log.slice(Math.max(0, from - 2), from + 1 + (cut % 5))) if (cursor.accept(seq)) delivered.push(seq);
+          i++;
+        }
+        for (const seq of log) if (cursor.accept(seq)) delivered.push(seq);
+        expect(delivered).toEqual(log);
+        expect(i).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it("without since, takes the offline queue first and resumes after the backlog", () => {
+    const cursor = new ResumeCursor();
+    expect(cursor.since).toBeUndefined();
+    cursor.hello(40);
+    expect(cursor.since).toBeUndefined();
+    cursor.accept(12);
+    // Cut mid-backlog: resume after the last frame seen, so the rest is replayed.
+    expect(cursor.since).toBe(12);
+    cursor.caughtUp();
+    expect(cursor.since).toBe(40);
+    expect(cursor.lastSeq).toBe(12);
+    expect(cursor.accept(41)).toBe(true);
+    expect(cursor.since).toBe(41);
+  });
+
+  it("starts from the app's stored since", () => {
+    const cursor = new ResumeCursor(7);
+    expect(cursor.since).toBe(7);
+    expect(cursor.accept(7)).toBe(false);
+    expect(cursor.accept(8)).toBe(true);
+  });
+});
+
+describe("parseServerFrame", () => {
+  it("accepts the protocol's frames and rejects malformed or unknown ones", () => {
+    expect(parseServerFrame(JSON.stringify(msg(1)))).toMatchObject({ content: "TEXT_MESSAGE", seq: 1 });
+    expect(parseServerFrame(JSON.stringify(ack("c", "s")))).toMatchObject({ content: "MESSAGE_RECEIVED" });
+    expect(parseServerFrame(JSON.stringify(receipt(2, "s")))).toMatchObject({ content: "MESSAGE_READ" });
+    expect(parseServerFrame(JSON.stringify(error("BAD_JSON")))).toMatchObject({ content: "ERROR" });
+    for (const bad of ["not json", "[]", "null", JSON.stringify({ ...msg(1), seq: "1" }), JSON.stringify({ ...msg(1), seq: 0 }),
+      JSON.stringify({ ...receipt(1, "s"), message: 5 }), JSON.stringify({ ...msg(1), type: "NEW_KIND" }), JSON.stringify({ type: "USER_MSG" })]) {
+      expect(parseServerFrame(bad)).toBeNull();
+    }
+  });
+});
+
+describe("files", () => {
+  it("round-trips any bytes through a FILE_MESSAGE payload", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 70_000 }), async (bytes) => {
+        const payload = await filePayload(new Blob([bytes], { type: "application/x-test" }), "f.bin");
+        expect(payload).toMatchObject({ name: "f.bin", type: "application/x-test", size: bytes.length });
+        expect(fileBytes(payload)).toEqual(bytes);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe("LunarLoomClient", () => {
+  it("connects to /ws with the token, and resumes with since after the backlog", () => {
+    const { client, seen } = makeClient({ url: "http://edge.test:8787" });
+    client.connect();
+    const ws = FakeSocket.latest();
+    expect(ws.url).toBe("ws://edge.test:8787/ws?Authentication=tok");
+    ws.accept(9);
+    expect(ws.sent).toEqual(["ping"]);
+    ws.receive(msg(8));
+    ws.pong();
+    expect(seen.synced).toEqual([9]);
+    expect(client.state).toMatchObject({ status: "open", user: "me" });
+    ws.drop();
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.latest().query.get("since")).toBe("9");
+  });
+
+  it("asks the token provider for a fresh token on every attempt", async () => {
+    let n = 0;
+    const { client } = makeClient({ token: async () => `t${++n}` });
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.latest().query.get("Authentication")).toBe("t1");
+    FakeSocket.latest().drop();
+    await vi.runOnlyPendingTimersAsync();
+    expect(FakeSocket.latest().query.get("Authentication")).toBe("t2");
+  });
+
+  it("retries with backoff when the token provider fails", async () => {
+    let fail = true;
+    const { client, seen } = makeClient({
+      token: async () => {
+        if (fail) throw new Error("auth service down");
+        return "ok";
+      },
+    });
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(0);
+    expect(client.state).toMatchObject({ status: "offline", attempt: 1, reason: "token: auth service down" });
+    fail = false;
+    await vi.runOnlyPendingTimersAsync();
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(seen.states.map((s) => s.status)).toEqual(["connecting", "offline", "connecting"]);
+  });
+
+  it("sends from the outbox once connected, and maps client id to server id on the ack", async () => {
+    const { client, seen } = makeClient();
+    const out = client.send("rick", "Hello, world!", { id: "c-17" });
+    expect(client.pendingCount).toBe(1);
+    client.connect();
+    const ws = FakeSocket.latest();
+    expect(ws.frames).toEqual([]);
+    ws.accept();
+    expect(ws.frames).toEqual([{ id: "c-17", to: "rick", type: "USER_MSG", content: "TEXT_MESSAGE", message: "Hello, world!" }]);
+    ws.receive(ack("c-17", "srv-1"));
+    await expect(out.acked).resolves.toEqual({ clientId: "c-17", serverId: "srv-1", time: T });
+    expect(client.serverId("c-17")).toBe("srv-1");
+    expect(client.pendingCount).toBe(0);
+    ws.receive(ack("c-17", "srv-1"));
+    expect(seen.acks).toHaveLength(1);
+  });
+
+  it("resends unacked messages in order with the same ids after a drop, and only those", () => {
+    const { client } = makeClient();
+    client.connect();
+    let ws = FakeSocket.latest();
+    ws.accept();
+    const sent = ["a", "b", "c"].map((t) => client.send("rick", t));
+    expect(ws.frames.map((f) => f.message)).toEqual(["a", "b", "c"]);
+    ws.receive(ack(sent[0]!.id, "s-a"));
+    ws.drop();
+    const d = client.send("rick", "d");
+    vi.runOnlyPendingTimers();
+    ws = FakeSocket.latest();
+    expect(ws.frames).toEqual([]);
+    ws.accept();
+    expect(ws.frames.map((f) => [f.id, f.message])).toEqual([[sent[1]!.id, "b"], [sent[2]!.id, "c"], [d.id, "d"]]);
+  });
+
+  it("sending a pending id again returns the same send and writes nothing new", () => {
+    const { client } = makeClient();
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    const a = client.send("rick", "x", { id: "same" });
+    const b = client.send("rick", "x", { id: "same" });
+    expect(b).toBe(a);
+    expect(ws.frames).toHaveLength(1);
+  });
+
+  it("hands each seq to the app once, skipping what a replay repeats", () => {
+    const { client, seen } = makeClient({ since: 0 });
+    client.connect();
+    let ws = FakeSocket.latest();
+    ws.accept(3);
+    for (const seq of [1, 2]) ws.receive(msg(seq));
+    ws.receive(receipt(3, "x"));
+    ws.drop();
+    vi.runOnlyPendingTimers();
+    ws = FakeSocket.latest();
+    expect(ws.query.get("since")).toBe("3");
+    ws.accept(5);
+    for (const seq of [2, 3, 4]) ws.receive(seq === 3 ? receipt(3, "x") : msg(seq));
+    ws.receive(receipt(5, "y"));
+    expect(seen.messages).toEqual(["m1", "m2", "m4"]);
+    expect(seen.receipts).toEqual(["x", "y"]);
+    expect(client.lastSeq).toBe(5);
+  });
+
+  it("sends receipts now when connected, queues them when not, and each only once", () => {
+    const { client } = makeClient();
+    client.markDelivered("s1");
+    client.markRead("s1");
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    client.markRead("s2");
+    client.markRead("s2");
+    client.markRead("s1");
+    expect(ws.frames).toEqual([
+      { type: "ACK_MSG", content: "MESSAGE_DELIVERED", message: "s1" },
+      { type: "ACK_MSG", content: "MESSAGE_READ", message: "s1" },
+      { type: "ACK_MSG", content: "MESSAGE_READ", message: "s2" },
+    ]);
+  });
+
+  it("rejects a send the server refuses for good, and never resends it", async () => {
+    const { client, seen } = makeClient();
+    client.connect();
+    let ws = FakeSocket.latest();
+    ws.accept();
+    const big = client.send("rick", "x".repeat(10));
+    const ok = client.send("rick", "fine");
+    ws.receive(error("TOO_LARGE", big.id));
+    await expect(big.acked).rejects.toBeInstanceOf(SendError);
+    await expect(big.acked).rejects.toMatchObject({ code: "TOO_LARGE", clientId: big.id });
+    expect(seen.errors).toEqual(["TOO_LARGE"]);
+    ws.drop();
+    vi.runOnlyPendingTimers();
+    ws = FakeSocket.latest();
+    ws.accept();
+    expect(ws.frames.map((f) => f.id)).toEqual([ok.id]);
+  });
+
+  it("refuses a message over the frame limit at once, without writing or keeping it", async () => {
+    const { client } = makeClient({ maxMessageBytes: 1000 });
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    // 400 three-byte characters: short in UTF-16, 1200 bytes on the wire.
+    const big = client.send("rick", "€".repeat(400));
+    await expect(big.acked).rejects.toMatchObject({ code: "TOO_LARGE", clientId: big.id });
+    const ok = client.send("rick", "€".repeat(250));
+    expect(ws.frames.map((f) => f.id)).toEqual([ok.id]);
+    expect(client.pendingCount).toBe(1);
+  });
+
+  it("an app that ignores a refused send's promise does not get an unhandled rejection", async () => {
+    const unhandled = vi.fn();
+    process.on("unhandledRejection", unhandled);
+    try {
+      const { client } = makeClient();
+      client.connect();
+      const ws = FakeSocket.latest();
+      ws.accept();
+      const out = client.send("rick", "x");
+      ws.receive(error("BAD_MESSAGE", out.id));
+      vi.useRealTimers();
+      // Node reports unhandled rejections once the microtask queue drains after a macrotask.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off("unhandledRejection", unhandled);
+    }
+  });
+
+  it("resends pending messages after RATE_LIMITED, on the same socket, with the same ids", () => {
+    const { client, seen } = makeClient();
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    const a = client.send("rick", "a");
+    const b = client.send("rick", "b");
+    ws.receive(ack(a.id, "s-a"));
+    ws.receive(error("RATE_LIMITED"));
+    // A new send waits for the scheduled resend instead of being refused too.
+    const c = client.send("rick", "c");
+    expect(ws.frames).toHaveLength(2);
+    vi.advanceTimersByTime(1000);
+    expect(ws.frames.map((f) => f.id)).toEqual([a.id, b.id, b.id, c.id]);
+    expect(seen.errors).toEqual(["RATE_LIMITED"]);
+  });
+
+  it("lets go of a socket that does not answer its ping, and reconnects", () => {
+    const { client, seen } = makeClient();
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    ws.pong();
+    vi.advanceTimersByTime(5000);
+    expect(ws.sent.filter((s) => s === "ping")).toHaveLength(2);
+    vi.advanceTimersByTime(2000);
+    expect(ws.closed).toMatchObject({ code: 4000 });
+    expect(client.state).toMatchObject({ status: "offline", reason: "no answer to ping" });
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.all).toHaveLength(2);
+    // Frames from the abandoned socket are ignored.
+    ws.receive(msg(1));
+    expect(seen.messages).toEqual([]);
+  });
+
+  it("counts a slow backlog as alive while frames keep coming", () => {
+    const { client } = makeClient({ since: 0 });
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept(100);
+    for (let seq = 1; seq <= 10; seq++) {
+      vi.advanceTimersByTime(1500);
+      ws.receive(msg(seq));
+    }
+    expect(ws.closed).toBeNull();
+    expect(client.state.status).toBe("open");
+  });
+
+  it("backs off with growing jitter between failed attempts, and resets after a healthy connection", () => {
+    vi.spyOn(Math, "random").mockReturnValue(0.999);
+    try {
+      const { client } = makeClient();
+      client.connect();
+      const delays: number[] = [];
+      client.on("state", (s) => s.status === "offline" && delays.push(s.retryInMs));
+      for (let i = 0; i < 6; i++) {
+        FakeSocket.latest().drop();
+        vi.runOnlyPendingTimers();
+      }
+      expect(delays).toEqual([99, 199, 399, 799, 999, 999]);
+      FakeSocket.latest().accept();
+      FakeSocket.latest().drop();
+      expect(delays.at(-1)).toBe(99);
+    } finally {
+      vi.mocked(Math.random).mockRestore();
+    }
+  });
+
+  it("drops the socket when the browser goes offline and reconnects at once when it is back", () => {
+    const network = new FakeNetwork();
+    const { client } = makeClient({ network, backoff: { baseMs: 60_000, capMs: 60_000 } });
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    network.fire("offline");
+    expect(ws.closed).toMatchObject({ code: 4000 });
+    expect(client.state.status).toBe("offline");
+    network.fire("online");
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(client.state.status).toBe("connecting");
+  });
+
+  it("close() stops reconnecting and keeps the outbox for a later connect()", () => {
+    const { client } = makeClient();
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    const out = client.send("rick", "later");
+    client.close();
+    expect(ws.closed).toMatchObject({ code: 1000 });
+    expect(client.state.status).toBe("closed");
+    vi.runAllTimers();
+    expect(FakeSocket.all).toHaveLength(1);
+    client.connect();
+    FakeSocket.latest().accept();
+    expect(FakeSocket.latest().frames.map((f) => f.id)).toEqual([out.id]);
+  });
+
+  it("ignores frames it does not understand", () => {
+    const { client, seen } = makeClient();
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    ws.receive("garbage");
+    ws.receive({ type: "FUTURE_MSG", id: "x" });
+    ws.receive(msg(1));
+    expect(seen.messages).toEqual(["m1"]);
+  });
+
+  it("refuses to start without a url or token", () => {
+    expect(() => new LunarLoomClient({ url: "", token: "t", WebSocket: FakeSocket })).toThrow(/'url'/);
+    expect(() => new LunarLoomClient({ url: "https://x", token: "", WebSocket: FakeSocket })).toThrow(/'token'/);
+  });
+});
