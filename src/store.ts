@@ -62,9 +62,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX outbox_recipient ON outbox(recipient, oid);
    CREATE TABLE retries (
      recipient TEXT PRIMARY KEY,
-     attempts INTEGER NOT NULL,
-     due INTEGER NOT NULL
+     attempts INTEGER NOT NULL
    );`,
+  // When the next retry for a recipient is due, so the alarm can be set for the earliest.
+  `ALTER TABLE retries ADD COLUMN due INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export class Store {
