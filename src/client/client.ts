@@ -269,6 +269,7 @@ export class LunarLoomClient {
 
   private scheduleResend(): void {
     if (this.resendTimer !== undefined) return;
+    // At least baseMs: the server's bucket refills at its own pace, so an instant resend would only be refused again.
     const delay = Math.max(this.backoff.baseMs, backoffDelay(this.resendAttempt++, this.backoff));
     this.resendTimer = setTimeout(() => {
       this.resendTimer = undefined;

@@ -18,6 +18,7 @@ const STORED_USER = "lunarloom.user";
  * @property {unknown} message
  * @property {string} time
  * @property {"failed"|"pending"|"received"|"delivered"|"read"} [status] ticks, for our own messages
+ * @property {string} [error] why a send failed
  * @property {boolean} [delivered] for messages to us: our receipt is sent (or another device sent it)
  * @property {boolean} [read]
  * @property {HTMLElement} [el]

@@ -170,7 +170,7 @@ describe("LunarLoomClient against the real Worker", () => {
     const alice = start(aliceName, { viaProxy: true, since: 0 });
     try {
       await until("alice failed to connect twice", () => alice.seen.reasons.length >= 2);
-      const sends = ["one", "two", "three"].map((t) => alice.client.send(bobName, t));
+      for (const text of ["one", "two", "three"]) alice.client.send(bobName, text);
       expect(alice.client.pendingCount).toBe(3);
     } finally {
       proxy.refuse = false;
@@ -188,12 +188,11 @@ describe("LunarLoomClient against the real Worker", () => {
     await until("both are synced", () => alice.seen.synced > 0 && bob.seen.synced > 0);
 
     proxy.dropDownstream = true;
-    let out;
+    const out = alice.client.send(bobName, "m1");
     const lost = `lost-in-flight-${crypto.randomUUID()}`;
     try {
-      out = alice.client.send(bobName, "m1");
       await until("bob has m1", () => bob.texts().includes("m1"));
-      await until("alice's ack was lost", () => proxy.dropped.includes(out!.id));
+      await until("alice's ack was lost", () => proxy.dropped.includes(out.id));
       await bob.client.send(aliceName, lost).acked;
       await until("bob's message to alice was lost in flight", () => proxy.dropped.includes(lost));
       expect(alice.client.pendingCount).toBe(1);
