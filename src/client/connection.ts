@@ -66,10 +66,13 @@ export class Connection {
   private pingTimer: Timer | undefined;
   private deadline: Timer | undefined;
 
-  constructor(
-    private readonly options: ConnectionOptions,
-    private readonly hooks: ConnectionHooks,
-  ) {}
+  private readonly options: ConnectionOptions;
+  private readonly hooks: ConnectionHooks;
+
+  constructor(options: ConnectionOptions, hooks: ConnectionHooks) {
+    this.options = options;
+    this.hooks = hooks;
+  }
 
   start(): void {
     if (this.running) return;

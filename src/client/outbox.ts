@@ -26,13 +26,14 @@ export interface Outgoing {
 
 /** The server refused a message and resending it cannot help (e.g. TOO_LARGE, BAD_MESSAGE). */
 export class SendError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    reason: string,
-    readonly clientId: string,
-  ) {
+  readonly code: ErrorCode;
+  readonly clientId: string;
+
+  constructor(code: ErrorCode, reason: string, clientId: string) {
     super(`${code}: ${reason}`);
     this.name = "SendError";
+    this.code = code;
+    this.clientId = clientId;
   }
 }
 
@@ -51,8 +52,12 @@ export class Outbox {
   /** Client id → server id, for every ack this client has seen (the docs' `updateMessageId`). */
   private readonly serverIds = new Map<string, string>();
 
-  /** `maxMessageBytes`: the server's frame limit; a bigger frame is refused here, before it can sit in the outbox forever. */
-  constructor(private readonly maxMessageBytes: number) {}
+  /** The server's frame limit: a bigger frame is refused here, before it can sit in the outbox forever. */
+  private readonly maxMessageBytes: number;
+
+  constructor(maxMessageBytes: number) {
+    this.maxMessageBytes = maxMessageBytes;
+  }
 
   /**
    * Adds a message. `text` is the frame to write now, or null when there is
