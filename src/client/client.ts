@@ -153,6 +153,7 @@ export class LunarLoomClient {
   close(): void {
     this.connection.stop();
     clearTimeout(this.resendTimer);
+    this.resendTimer = undefined;
     this.setState({ status: "closed" });
   }
 

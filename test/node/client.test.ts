@@ -491,6 +491,21 @@ describe("LunarLoomClient", () => {
     expect(FakeSocket.latest().frames.map((f) => f.id)).toEqual([out.id]);
   });
 
+  it("after close() during a rate-limit pause, a new connection sends at once", () => {
+    const { client } = makeClient();
+    client.connect();
+    FakeSocket.latest().accept();
+    client.send("rick", "a");
+    FakeSocket.latest().receive(error("RATE_LIMITED"));
+    client.close();
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept();
+    const b = client.send("rick", "b");
+    expect(ws.frames.map((f) => f.message)).toEqual(["a", "b"]);
+    expect(ws.frames[1]!.id).toBe(b.id);
+  });
+
   it("ignores frames it does not understand", () => {
     const { client, seen } = makeClient();
     client.connect();
