@@ -131,7 +131,7 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
     throw new ProtocolError("BAD_MESSAGE", "binary frames are not supported; send JSON text");
   }
   if (exceedsBytes(data, limits.maxMessageBytes)) {
-    throw new ProtocolError("TOO_LARGE", `frame is over the ${limits.maxMessageBytes}-byte limit`);
+    throw new ProtocolError("TOO_LARGE", `frame is over the ${limits.maxMessageBytes}-byte limit`, frameRef(data, limits));
   }
   let value: unknown;
   try {
@@ -185,9 +185,13 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
   throw new ProtocolError("UNKNOWN_TYPE", `unknown type ${JSON.stringify(type.slice(0, 32))}; expected USER_MSG or ACK_MSG`, ref);
 }
 
-/** The client's id of a frame that will not be served (rate limit), so the client knows which to resend. */
-export function frameRef(data: string | ArrayBuffer, limits: Limits): string | undefined {
-  if (typeof data !== "string" || exceedsBytes(data, limits.maxMessageBytes)) return undefined;
+/**
+ * The client's id of a frame that will not be served (too large, rate
+ * limited), so the client knows which one to resend or drop. Costs a parse,
+ * which the per-user rate limit bounds, and the runtime caps frames at 1 MiB.
+ */
+export function frameRef(data: string | ArrayBuffer, limits: Pick<Limits, "maxIdLength">): string | undefined {
+  if (typeof data !== "string") return undefined;
   try {
     const id = (JSON.parse(data) as { id?: unknown } | null)?.id;
     return typeof id === "string" && id.length <= limits.maxIdLength ? id : undefined;
