@@ -19,6 +19,8 @@ export interface DevServer {
   /** ws://127.0.0.1:PORT */
   wsUrl: string;
   port: number;
+  /** The DevTools inspector port wrangler exposes (CPU profiles of the worker's isolate). */
+  inspectorPort: number;
   persistTo: string;
   /** The wrangler process; workerd runs in its process group. */
   process: ChildProcess;
@@ -80,6 +82,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     url,
     wsUrl: `ws://127.0.0.1:${port}`,
     port,
+    inspectorPort,
     persistTo,
     process: child,
     async stop() {

@@ -1,0 +1,169 @@
+/**
+ * The benchmark's floor worker: a bare per-user Durable Object relay with the
+ * server's auth (HS256 via jose, AUTH_SECRET, IDENTITY_CLAIM) and frame shapes
+ * (CONNECTION_ID, ACK_MSG to the sender, USER_MSG to the recipient's sockets,
+ * RPC between per-user objects, sockets accepted with ctx.acceptWebSocket).
+ *
+ * It stores nothing: the ack is sent before anything is durable, a message to
+ * an offline user waits in memory (lost on eviction), seq is an in-memory
+ * counter. It is what the runtime costs for the same traffic, so the real
+ * server's numbers are read as a ratio to it. Not for any other use.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { jwtVerify } from "jose";
+
+interface FloorEnv {
+  FLOOR: DurableObjectNamespace<FloorUser>;
+  AUTH_SECRET?: string;
+  IDENTITY_CLAIM?: string;
+}
+
+const USER_HEADER = "X-Floor-User";
+/** Offline messages kept in memory per user; beyond this they are dropped (the benchmark stays below it). */
+const MAX_QUEUED = 100_000;
+
+const keys = new Map<string, Promise<CryptoKey>>();
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+function httpError(status: number, error: string, reason: string): Response {
+  return Response.json({ error, reason }, { status });
+}
+
+function isoSecond(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19) + "Z";
+}
+
+export default {
+  async fetch(request, env): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") return Response.json({ status: "ok" });
+    if (url.pathname !== "/ws") return httpError(404, "not_found", "connect to /ws");
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "WebSocket only");
+    if (!env.AUTH_SECRET) return httpError(503, "server_misconfigured", "AUTH_SECRET is not set");
+    const token = url.searchParams.get("Authentication") ?? request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    if (!token) return httpError(401, "missing_token", "no token");
+    let identity: unknown;
+    try {
+      const { payload } = await jwtVerify(token, await hmacKey(env.AUTH_SECRET), { algorithms: ["HS256"] });
+      identity = payload[env.IDENTITY_CLAIM || "userId"];
+    } catch {
+      return httpError(401, "invalid_token", "token could not be verified");
+    }
+    if (typeof identity !== "string" || identity.length === 0 || identity.length > 128) {
+      return httpError(401, "missing_identity", "no identity claim");
+    }
+    const forwarded = new URL(url);
+    forwarded.searchParams.delete("Authentication");
+    const headers = new Headers(request.headers);
+    headers.delete("Authorization");
+    headers.set(USER_HEADER, identity);
+    return env.FLOOR.getByName(identity).fetch(new Request(forwarded, { headers }));
+  },
+} satisfies ExportedHandler<FloorEnv>;
+
+interface Attachment {
+  user: string;
+  connectionId: string;
+}
+
+export class FloorUser extends DurableObject<FloorEnv> {
+  /** One stub per recipient: calls on one stub arrive in order, so per-pair order holds. */
+  private readonly stubs = new Map<string, DurableObjectStub<FloorUser>>();
+  private readonly queue: string[] = [];
+  private seq = 0;
+
+  constructor(ctx: DurableObjectState, env: FloorEnv) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const user = request.headers.get(USER_HEADER);
+    if (!user) return httpError(400, "bad_request", "not forwarded by the Worker");
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    const connectionId = crypto.randomUUID();
+    server.serializeAttachment({ user, connectionId } satisfies Attachment);
+    server.send(
+      JSON.stringify({
+        id: crypto.randomUUID(),
+        from: "system",
+        to: user,
+        type: "SYSTEM_MSG",
+        time: isoSecond(Date.now()),
+        content: "CONNECTION_ID",
+        message: { connectionId, user, seq: this.seq },
+      }),
+    );
+    for (const text of this.queue.splice(0)) server.send(text);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const { user } = ws.deserializeAttachment() as Attachment;
+    const now = Date.now();
+    let frame: Record<string, unknown> | null = null;
+    if (typeof data === "string") {
+      try {
+        const value: unknown = JSON.parse(data);
+        if (typeof value === "object" && value !== null && !Array.isArray(value)) frame = value as Record<string, unknown>;
+      } catch {
+        // answered below
+      }
+    }
+    const { id, to, type, content, message } = frame ?? {};
+    if (type !== "USER_MSG" || typeof id !== "string" || typeof to !== "string" || typeof content !== "string" || message === undefined) {
+      ws.send(JSON.stringify({ id: crypto.randomUUID(), from: "system", type: "SYSTEM_MSG", time: isoSecond(now), content: "ERROR", message: { code: "BAD_MESSAGE", reason: "the floor relays USER_MSG only" } }));
+      return;
+    }
+    const serverId = crypto.randomUUID();
+    const time = isoSecond(now);
+    ws.send(JSON.stringify({ id, from: user, type: "ACK_MSG", time, content: "MESSAGE_RECEIVED", message: serverId }));
+    const text = JSON.stringify({ id: serverId, from: user, to, type: "USER_MSG", time, content, message });
+    const copy = `${text.slice(0, -1)},"seq":${++this.seq}}`;
+    for (const other of this.ctx.getWebSockets()) if (other !== ws) trySend(other, copy);
+    if (to === user) return;
+    let stub = this.stubs.get(to);
+    if (!stub) this.stubs.set(to, (stub = this.env.FLOOR.getByName(to)));
+    try {
+      await stub.deliver(text);
+    } catch (err) {
+      this.stubs.delete(to); // a stub is broken after it throws
+      throw err;
+    }
+  }
+
+  /** RPC from another user's object: push to every socket, or hold in memory while offline. */
+  async deliver(text: string): Promise<void> {
+    const framed = `${text.slice(0, -1)},"seq":${++this.seq}}`;
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) {
+      if (this.queue.length < MAX_QUEUED) this.queue.push(framed);
+      return;
+    }
+    for (const ws of sockets) trySend(ws, framed);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function trySend(ws: WebSocket, text: string): void {
+  try {
+    ws.send(text);
+  } catch {
+    // closing socket: the floor makes no promises
+  }
+}

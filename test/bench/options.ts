@@ -1,0 +1,142 @@
+/**
+ * The benchmark's knobs: defaults (the issue's setting), `--quick`, then
+ * environment variables (BENCH_PAIRS=4), then flags (--pairs=4), later wins.
+ */
+import { parseArgs } from "node:util";
+
+export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash"] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  /** Server/floor alternations per scenario (A B A B A B is 3). */
+  rounds: number;
+  scenarios: ScenarioName[];
+  /** pairs: users in pairs, messages each way, unacked window per user, payload size. */
+  pairs: number;
+  messages: number;
+  window: number;
+  payloadBytes: number;
+  /** Messages per user sent before the clock starts, so both sides are warm. */
+  warmup: number;
+  faninSenders: number;
+  faninMessages: number;
+  connects: number;
+  connectConcurrency: number;
+  drain: number;
+  drainWindow: number;
+  /** crash: messages pipelined before the SIGKILL at half of them acked. */
+  crashMessages: number;
+  /** crash: how long to wait after the restart for the outbox to redeliver. */
+  crashRedeliverMs: number;
+  /** Upper bound on any one scenario run. */
+  scenarioTimeoutMs: number;
+  /** Profile the real server's (and the floor's) hot path instead of the timed run. */
+  profile: boolean;
+  profileScenario: "pairs" | "fanin" | "drain" | "connect";
+  /** µs between CPU samples. */
+  profileIntervalUs: number;
+  outDir: string;
+  /** A different checkout to benchmark as "server" (src/ and wrangler.toml), e.g. to try a change; default: this one. */
+  serverDir: string | null;
+}
+
+export const DEFAULTS: BenchOptions = {
+  rounds: 3,
+  scenarios: [...SCENARIOS],
+  pairs: 10,
+  messages: 500,
+  window: 16,
+  payloadBytes: 64,
+  warmup: 20,
+  faninSenders: 20,
+  faninMessages: 250,
+  connects: 2000,
+  connectConcurrency: 16,
+  drain: 5000,
+  drainWindow: 64,
+  crashMessages: 1000,
+  crashRedeliverMs: 15_000,
+  scenarioTimeoutMs: 120_000,
+  profile: false,
+  profileScenario: "pairs",
+  profileIntervalUs: 100,
+  outDir: "bench-results",
+  serverDir: null,
+};
+
+/** A run that finishes in about a minute: for trying changes, not for the README. */
+export const QUICK: Partial<BenchOptions> = {
+  rounds: 1,
+  pairs: 4,
+  messages: 150,
+  faninSenders: 8,
+  faninMessages: 100,
+  connects: 200,
+  drain: 1000,
+  crashMessages: 300,
+  crashRedeliverMs: 12_000,
+};
+
+const NUMERIC = [
+  "rounds", "pairs", "messages", "window", "payloadBytes", "warmup", "faninSenders", "faninMessages", "connects",
+  "connectConcurrency", "drain", "drainWindow", "crashMessages", "crashRedeliverMs", "scenarioTimeoutMs", "profileIntervalUs",
+] as const satisfies readonly (keyof BenchOptions)[];
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+
+export const USAGE = `npm run bench [-- options]
+
+  --quick                 a small run (1 round, fewer users and messages) for trying changes
+  --only=a,b              scenarios to run: ${SCENARIOS.join(",")} (default: all)
+  --profile               CPU-profile the server and the floor under --profile-scenario instead
+  --profile-scenario=S    pairs (default), fanin, drain or connect
+${NUMERIC.map((k) => `  --${kebab(k)}=N`.padEnd(26) + `(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
+  --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
+  --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
+
+Every numeric option can also be set as BENCH_<NAME>; flags win over the environment.`;
+
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const flagSpec: Record<string, { type: "string" | "boolean" }> = {
+    quick: { type: "boolean" },
+    profile: { type: "boolean" },
+    help: { type: "boolean" },
+    only: { type: "string" },
+    "out-dir": { type: "string" },
+    "server-dir": { type: "string" },
+    "profile-scenario": { type: "string" },
+  };
+  for (const k of NUMERIC) flagSpec[kebab(k)] = { type: "string" };
+  const { values } = parseArgs({ args: [...argv], options: flagSpec, strict: true, allowPositionals: false });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true || env.BENCH_QUICK === "1";
+  const opts: BenchOptions = { ...DEFAULTS, scenarios: [...DEFAULTS.scenarios], ...(quick ? QUICK : {}) };
+  for (const k of NUMERIC) {
+    const raw = (values[kebab(k)] as string | undefined) ?? env[`BENCH_${snake(k)}`];
+    if (raw === undefined || raw === "") continue;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${kebab(k)} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    opts[k] = n;
+  }
+  const only = (values.only as string | undefined) ?? env.BENCH_ONLY;
+  if (only) {
+    const names = only.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario ${n}; expected ${SCENARIOS.join(", ")}`);
+    opts.scenarios = names as ScenarioName[];
+  }
+  if (values.profile === true || env.BENCH_PROFILE === "1") opts.profile = true;
+  const ps = (values["profile-scenario"] as string | undefined) ?? env.BENCH_PROFILE_SCENARIO;
+  if (ps) {
+    if (!["pairs", "fanin", "drain", "connect"].includes(ps)) throw new Error(`--profile-scenario must be pairs, fanin, drain or connect`);
+    opts.profileScenario = ps as BenchOptions["profileScenario"];
+  }
+  opts.outDir = (values["out-dir"] as string | undefined) ?? env.BENCH_OUT_DIR ?? opts.outDir;
+  opts.serverDir = (values["server-dir"] as string | undefined) ?? env.BENCH_SERVER_DIR ?? null;
+  if (opts.rounds < 1) throw new Error("--rounds must be at least 1");
+  if (opts.window < 1) throw new Error("--window must be at least 1");
+  return opts;
+}

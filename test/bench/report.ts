@@ -1,0 +1,114 @@
+/**
+ * Turns medians into what a reader sees: the markdown table (server, floor,
+ * server/floor) and the target verdicts. Pure.
+ */
+import type { ScenarioMedians, TargetResult, TargetSpec } from "./stats.ts";
+
+/** The issue's targets. */
+export const TARGETS: readonly TargetSpec[] = [
+  { label: "pairs throughput ≥ 0.5× floor", scenario: "pairs", metric: "msgsPerSec", of: "ratio", op: ">=", threshold: 0.5 },
+  { label: "pairs ack p99 ≤ 2× floor", scenario: "pairs", metric: "ackP99", of: "ratio", op: "<=", threshold: 2 },
+  { label: "every ack after a durable commit (acked, then SIGKILL: missing from the sender's log)", scenario: "crash", metric: "missingFromSenderLog", of: "server", op: "==", threshold: 0 },
+  { label: "connects/s ≥ 0.9× floor", scenario: "connect", metric: "connectsPerSec", of: "ratio", op: ">=", threshold: 0.9 },
+  { label: "bytes per connection ≤ 1.2× floor", scenario: "connect", metric: "bytesPerConn", of: "ratio", op: "<=", threshold: 1.2 },
+  { label: "offline drain ≥ 5,000 msgs/s", scenario: "drain", metric: "msgsPerSec", of: "server", op: ">=", threshold: 5000 },
+  { label: "pairs: lost + duplicated + out-of-order = 0", scenario: "pairs", metric: "anomalies", of: "server", op: "==", threshold: 0 },
+  { label: "fan-in: lost + duplicated + out-of-order = 0", scenario: "fanin", metric: "anomalies", of: "server", op: "==", threshold: 0 },
+  { label: "drain: lost + duplicated + out-of-order = 0", scenario: "drain", metric: "anomalies", of: "server", op: "==", threshold: 0 },
+  { label: "crash: acked messages reach the recipient after the restart", scenario: "crash", metric: "missingAtRecipient", of: "server", op: "==", threshold: 0 },
+];
+
+/** Rows of the results table: which metrics to show, in order, and how. */
+interface Row {
+  metric: string;
+  label: string;
+  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs";
+}
+
+const TRAFFIC_ROWS: Row[] = [
+    { metric: "msgsPerSec", label: "throughput", unit: "msgs/s" },
+    { metric: "ackP50", label: "ack p50", unit: "ms" },
+    { metric: "ackP99", label: "ack p99", unit: "ms" },
+    { metric: "deliveryP50", label: "delivery p50", unit: "ms" },
+    { metric: "deliveryP99", label: "delivery p99", unit: "ms" },
+    { metric: "runtimeCpuUsPerMsg", label: "workerd runtime CPU per msg", unit: "µs" },
+    { metric: "proxyCpuUsPerMsg", label: "workerd proxy CPU per msg", unit: "µs" },
+    { metric: "clientCpuUsPerMsg", label: "bench client CPU per msg", unit: "µs" },
+    { metric: "lost", label: "lost", unit: "count" },
+    { metric: "duplicated", label: "duplicated", unit: "count" },
+    { metric: "outOfOrder", label: "out of order", unit: "count" },
+];
+
+const ROWS: Record<string, Row[]> = {
+  pairs: TRAFFIC_ROWS,
+  fanin: TRAFFIC_ROWS,
+  connect: [
+    { metric: "connectsPerSec", label: "connects/s", unit: "conn/s" },
+    { metric: "connectP50", label: "connect p50", unit: "ms" },
+    { metric: "connectP99", label: "connect p99", unit: "ms" },
+    { metric: "bytesPerConn", label: "workerd RSS per connection", unit: "KB" },
+    { metric: "runtimeBytesPerConn", label: "… of which the runtime process", unit: "KB" },
+    { metric: "runtimeCpuUsPerConn", label: "workerd runtime CPU per connect", unit: "µs" },
+    { metric: "lost", label: "failed connects", unit: "count" },
+  ],
+  drain: [
+    { metric: "msgsPerSec", label: "drain rate", unit: "msgs/s" },
+    { metric: "drainMs", label: "time to receive all", unit: "ms" },
+    { metric: "firstFrameMs", label: "first queued frame", unit: "ms" },
+    { metric: "fillMsgsPerSec", label: "queue fill (acks/s, one sender)", unit: "msgs/s" },
+    { metric: "lost", label: "lost", unit: "count" },
+    { metric: "duplicated", label: "duplicated", unit: "count" },
+    { metric: "outOfOrder", label: "out of order", unit: "count" },
+  ],
+  crash: [
+    { metric: "acked", label: "acked before SIGKILL", unit: "count" },
+    { metric: "missingFromSenderLog", label: "acked but missing from sender's log", unit: "count" },
+    { metric: "inRecipientLogAtRestart", label: "acked and in recipient's log at restart", unit: "count" },
+    { metric: "missingAtRecipient", label: "acked, not at recipient after the wait", unit: "count" },
+    { metric: "redeliverMs", label: "time until all acked reached the recipient", unit: "ms" },
+  ],
+};
+
+export const SCENARIO_TITLES: Record<string, string> = {
+  pairs: "pairs",
+  fanin: "fan-in",
+  connect: "connect",
+  drain: "offline drain",
+  crash: "crash (server only)",
+};
+
+export function fmt(value: number | undefined, unit: Row["unit"] | "ratio"): string {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  if (unit === "ratio") return `${value.toFixed(2)}×`;
+  if (unit === "KB") return `${(value / 1024).toFixed(0)}`;
+  if (unit === "ms") return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
+  if (unit === "count") return String(Math.round(value * 10) / 10);
+  return Math.round(value).toLocaleString("en-US");
+}
+
+/** `| scenario | metric | server | floor | server/floor |`, one row per metric measured. */
+export function resultsTable(results: Readonly<Record<string, ScenarioMedians>>): string {
+  const lines = ["| scenario | metric | server | floor | server/floor |", "|---|---|--:|--:|--:|"];
+  for (const [scenario, rows] of Object.entries(ROWS)) {
+    const m = results[scenario];
+    if (!m) continue;
+    for (const row of rows) {
+      const s = m.server?.[row.metric];
+      const f = m.floor?.[row.metric];
+      if (s === undefined && f === undefined) continue;
+      const r = row.unit === "count" ? undefined : m.ratio?.[row.metric];
+      lines.push(`| ${SCENARIO_TITLES[scenario]} | ${row.label} (${row.unit}) | ${fmt(s, row.unit)} | ${fmt(f, row.unit)} | ${fmt(r, "ratio")} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+export function targetsTable(targets: readonly TargetResult[]): string {
+  const lines = ["| target | measured | required | met |", "|---|--:|--:|---|"];
+  for (const t of targets) {
+    const shown = t.of === "ratio" ? fmt(t.value, "ratio") : Number.isFinite(t.value) ? fmt(t.value, t.metric === "msgsPerSec" ? "msgs/s" : "count") : "–";
+    const required = `${t.op === "==" ? "=" : t.op} ${t.of === "ratio" ? `${t.threshold}×` : t.threshold.toLocaleString("en-US")}`;
+    lines.push(`| ${t.label} | ${shown} | ${required} | ${t.met === null ? "not measured" : t.met ? "met" : "**not met**"} |`);
+  }
+  return lines.join("\n");
+}

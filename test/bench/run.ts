@@ -1,0 +1,325 @@
+/**
+ * `npm run bench`: the real server against the floor worker (a bare per-user
+ * Durable Object relay, test/bench/floor), each scenario run A B A B A B on a
+ * freshly started `wrangler dev` with fresh persisted state, driven from here
+ * by real WebSocket clients on loopback. Writes bench-results/ (JSON, markdown,
+ * SVG) and prints the markdown. `npm run bench -- --help` lists the knobs;
+ * `--quick` is a one-minute run; `--profile` takes CPU profiles instead.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import { ROOT, startDevServer, type DevServer } from "../node/devserver.ts";
+import { FLOOR_COLOR, SERVER_COLOR, renderChart, type ChartData } from "./chart.ts";
+import { parseOptions, type BenchOptions, type ScenarioName } from "./options.ts";
+import { cpuDelta, sampleWorkerd } from "./proc.ts";
+import { profileMarkdown, profiled, projectFunctions, summarizeProfile } from "./profile.ts";
+import { SCENARIO_TITLES, TARGETS, resultsTable, targetsTable } from "./report.ts";
+import { snapshotServer } from "./snapshot.ts";
+import { connect, crash, drain, fanin, pairs, type Ctx, type RunOutput } from "./scenarios.ts";
+import { aggregateRuns, evaluateTargets, ratios, type Metrics, type ScenarioMedians } from "./stats.ts";
+
+type Kind = "server" | "floor";
+const FLOOR_CONFIG = join(ROOT, "test/bench/floor/wrangler.toml");
+/** Counts where one bad run must show: the worst run is reported, not the median. */
+const WORST = new Set(["lost", "duplicated", "outOfOrder", "errors", "anomalies", "missingFromSenderLog", "missingAtRecipient"]);
+/** The whole run's hard limit, whatever the knobs say. */
+const RUN_LIMIT_MS = 45 * 60_000;
+
+const opts = parseOptions(process.argv.slice(2), process.env);
+const outDir = resolve(ROOT, opts.outDir);
+mkdirSync(outDir, { recursive: true });
+
+// ---- servers: every one we start is stopped, however the run ends ------------------------
+
+const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, "node_modules"));
+process.once("exit", () => snapshot.cleanup());
+const live = new Set<DevServer>();
+async function start(kind: Kind, persistTo?: string): Promise<DevServer> {
+  const vars: Record<string, string> = {
+    // Rate limits out of the way for the run (the floor ignores them).
+    RATE_LIMIT_PER_SECOND: "1000000",
+    RATE_LIMIT_BURST: "1000000",
+    MAX_SOCKETS_PER_USER: "100000",
+  };
+  // Keep every queued message in the log (the default keeps 10,000 rows per user).
+  if (opts.drain * 2 > 10_000 || opts.crashMessages * 2 > 10_000) vars.LOG_MAX_ROWS = String(Math.max(opts.drain, opts.crashMessages) * 2);
+  const server = await startDevServer({ config: kind === "floor" ? FLOOR_CONFIG : snapshot.config, vars, persistTo });
+  live.add(server);
+  const stop = server.stop.bind(server);
+  server.stop = async () => {
+    await stop();
+    live.delete(server);
+  };
+  return server;
+}
+async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((s) => s.stop()));
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    console.error(`\n${sig}: stopping ${live.size} server(s)`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+const watchdog = setTimeout(() => {
+  console.error(`bench: over the ${RUN_LIMIT_MS / 60_000} min limit, stopping`);
+  void stopAll().finally(() => process.exit(2));
+}, RUN_LIMIT_MS);
+watchdog.unref();
+
+const log = (msg: string) => console.error(msg);
+const runners: Record<Exclude<ScenarioName, "crash">, (ctx: Ctx) => Promise<RunOutput>> = { pairs, fanin, connect, drain };
+let runCounter = 0;
+const runId = () => `${Date.now().toString(36)}${(runCounter++).toString(36)}`;
+const load = () => loadavg().map((l) => Number(l.toFixed(2)));
+
+// ---- the timed benchmark ------------------------------------------------------------------
+
+interface RunRecord {
+  round: number;
+  metrics: Metrics;
+  notes: string[];
+  load: number[];
+  error?: string;
+}
+
+interface ScenarioRecord extends ScenarioMedians {
+  runs: { server: RunRecord[]; floor: RunRecord[] };
+}
+
+async function bench(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = load();
+  if (loadBefore[0]! > 0.7) log(`note: load average is ${loadBefore.join(" ")} on ${cpus().length} cores; numbers will be noisy`);
+  const results: Record<string, ScenarioRecord> = {};
+  const samples: Record<string, Partial<Record<Kind, { ack: number[]; delivery: number[]; connect: number[] }>>> = {};
+
+  const record = (scenario: string, kind: Kind, round: number, out: RunOutput | null, error?: unknown): void => {
+    const rec = (results[scenario] ??= { runs: { server: [], floor: [] } });
+    const metrics = out?.metrics ?? {};
+    if ("lost" in metrics) metrics.anomalies = (metrics.lost ?? 0) + (metrics.duplicated ?? 0) + (metrics.outOfOrder ?? 0);
+    const run: RunRecord = { round, metrics, notes: out?.notes ?? [], load: load() };
+    if (error !== undefined) run.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    rec.runs[kind].push(run);
+    const pool = ((samples[scenario] ??= {})[kind] ??= { ack: [], delivery: [], connect: [] });
+    for (const k of ["ack", "delivery", "connect"] as const) for (const v of out?.samples[k] ?? []) pool[k].push(v);
+    log(`  ${scenario.padEnd(7)} round ${round}/${opts.rounds} ${kind.padEnd(6)} ${error ? `FAILED: ${run.error?.split("\n")[0]}` : brief(metrics)}${run.notes.length ? `  [${run.notes.join("; ")}]` : ""}`);
+  };
+
+  for (const scenario of opts.scenarios) {
+    if (scenario === "crash") continue;
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const kind of ["server", "floor"] as const) {
+        let server: DevServer | undefined;
+        try {
+          server = await start(kind);
+          const pids = workerdPids(server);
+          const out = await runners[scenario]({ server, opts, runId: runId(), log });
+          if (workerdPids(server) !== pids) out.notes.push("workerd restarted during the run: numbers are suspect");
+          record(scenario, kind, round, out);
+        } catch (err) {
+          record(scenario, kind, round, null, err);
+        } finally {
+          await server?.stop();
+        }
+      }
+    }
+  }
+  if (opts.scenarios.includes("crash")) {
+    for (let round = 1; round <= opts.rounds; round++) {
+      try {
+        record("crash", "server", round, await crash(opts, runId(), (persistTo) => start("server", persistTo)));
+      } catch (err) {
+        record("crash", "server", round, null, err);
+      }
+      await stopAll();
+    }
+  }
+
+  const medians: Record<string, ScenarioMedians> = {};
+  for (const [name, rec] of Object.entries(results)) {
+    const ok = (runs: RunRecord[]) => runs.filter((r) => !r.error).map((r) => r.metrics);
+    if (rec.runs.server.length) rec.server = aggregateRuns(ok(rec.runs.server), WORST);
+    if (rec.runs.floor.length) rec.floor = aggregateRuns(ok(rec.runs.floor), WORST);
+    if (rec.server && rec.floor) rec.ratio = ratios(rec.server, rec.floor);
+    // A scenario with a failed run cannot claim zero anomalies.
+    if (rec.server && rec.runs.server.some((r) => r.error)) rec.server.anomalies = NaN;
+    medians[name] = rec;
+  }
+  const targets = evaluateTargets(TARGETS, medians);
+  const loadAfter = load();
+  const meta = {
+    date: startedAt.toISOString(),
+    durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    command: commandLine(),
+    machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}`,
+    node: process.version,
+    wrangler: pkgVersion("wrangler"),
+    workerd: pkgVersion("workerd"),
+    commit: process.env.BENCH_COMMIT ?? git(["rev-parse", "--short", "HEAD"]) ?? "unknown",
+    srcDirty: process.env.BENCH_COMMIT ? false : (git(["status", "--porcelain", "--", "src", "wrangler.toml"]) ?? "") !== "",
+    serverDir: opts.serverDir,
+    /** What ran: a hash of the snapshot of src/ and wrangler.toml taken at the start. */
+    snapshot: snapshot.hash,
+    loadBefore,
+    loadAfter,
+  };
+
+  const chart: ChartData = {
+    title: "LunarLoom Edge vs the floor (bare DO relay), wrangler dev on loopback",
+    subtitle: `${meta.machine}; ${meta.date.slice(0, 10)}; ${opts.rounds} round(s) A B per scenario; medians`,
+    latency: [
+      latencyPanel("pairs", `pairs: ${opts.pairs * 2} users, ${opts.messages} msgs each, window ${opts.window}`),
+      latencyPanel("fanin", `fan-in: ${opts.faninSenders} senders → 1, ${opts.faninMessages} msgs each`),
+      {
+        title: `connect: ${opts.connects} sockets, time to CONNECTION_ID`,
+        series: (["server", "floor"] as const).map((k) => ({ label: `${k}`, color: k === "server" ? SERVER_COLOR : FLOOR_COLOR, samples: samples.connect?.[k]?.connect ?? [] })),
+      },
+    ],
+    bars: [
+      { label: "pairs", unit: "msgs/s", server: medians.pairs?.server?.msgsPerSec ?? NaN, floor: medians.pairs?.floor?.msgsPerSec ?? NaN },
+      { label: "fan-in", unit: "msgs/s", server: medians.fanin?.server?.msgsPerSec ?? NaN, floor: medians.fanin?.floor?.msgsPerSec ?? NaN },
+      { label: "offline drain", unit: "msgs/s", server: medians.drain?.server?.msgsPerSec ?? NaN, floor: medians.drain?.floor?.msgsPerSec ?? NaN },
+      { label: "connect", unit: "conn/s", server: medians.connect?.server?.connectsPerSec ?? NaN, floor: medians.connect?.floor?.connectsPerSec ?? NaN },
+    ],
+  };
+  function latencyPanel(name: string, title: string) {
+    const s = samples[name];
+    return {
+      title,
+      series: [
+        { label: "server ack", color: SERVER_COLOR, samples: s?.server?.ack ?? [] },
+        { label: "floor ack", color: FLOOR_COLOR, samples: s?.floor?.ack ?? [] },
+        { label: "server delivery", color: SERVER_COLOR, dashed: true, samples: s?.server?.delivery ?? [] },
+        { label: "floor delivery", color: FLOOR_COLOR, dashed: true, samples: s?.floor?.delivery ?? [] },
+      ],
+    };
+  }
+  writeFileSync(join(outDir, "chart.svg"), renderChart(chart));
+  const json = { meta, options: opts, scenarios: results, targets };
+  writeFileSync(join(outDir, "results.json"), JSON.stringify(json, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
+
+  const notes = Object.entries(results).flatMap(([name, rec]) =>
+    (["server", "floor"] as const).flatMap((k) => rec.runs[k].flatMap((r) => [...r.notes, ...(r.error ? [`FAILED: ${r.error.split("\n")[0]}`] : [])].map((n) => `- ${SCENARIO_TITLES[name]}, ${k}, round ${r.round}: ${n}`))),
+  );
+  const md = [
+    `## Benchmark: ${meta.date}`,
+    "",
+    `\`${meta.command}\` on ${meta.machine}; Node ${meta.node}, wrangler ${meta.wrangler}, workerd ${meta.workerd}; commit ${meta.commit}${meta.srcDirty ? " with uncommitted changes in src/" : ""} (snapshot ${meta.snapshot}).`,
+    `Load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")}. ${meta.durationS} s in all.`,
+    `Each scenario ran ${opts.rounds}× server and floor alternately (A B A B …), each on a fresh \`wrangler dev\` with fresh persisted state; medians of the runs, except lost/duplicated/out-of-order/missing, which are the worst run.`,
+    `Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked.`,
+    "",
+    resultsTable(medians),
+    "",
+    targetsTable(targets),
+    "",
+    "![latency and throughput](chart.svg)",
+    ...(notes.length ? ["", "Notes:", ...notes] : []),
+    "",
+  ].join("\n");
+  writeFileSync(join(outDir, "results.md"), md);
+  console.log(md);
+  log(`wrote ${join(opts.outDir, "results.json")}, results.md, chart.svg`);
+}
+
+function workerdPids(server: DevServer): string {
+  return sampleWorkerd(server.process.pid!, server.port)
+    .processes.map((p) => p.pid)
+    .sort()
+    .join(",");
+}
+
+function brief(m: Metrics): string {
+  const parts: string[] = [];
+  const f = (k: string, label: string, digits = 0) => {
+    if (m[k] !== undefined && Number.isFinite(m[k])) parts.push(`${label} ${m[k]!.toFixed(digits)}`);
+  };
+  f("msgsPerSec", "msgs/s");
+  f("ackP50", "ack p50", 1);
+  f("ackP99", "p99", 1);
+  f("deliveryP99", "deliv p99", 1);
+  f("connectsPerSec", "conn/s");
+  if (m.bytesPerConn !== undefined) parts.push(`${(m.bytesPerConn / 1024).toFixed(0)} KB/conn`);
+  f("runtimeCpuUsPerMsg", "cpu µs/msg");
+  f("acked", "acked");
+  f("missingFromSenderLog", "missing(sender log)");
+  f("missingAtRecipient", "missing(recipient)");
+  f("redeliverMs", "redeliver ms");
+  if (m.anomalies !== undefined) parts.push(`anomalies ${m.anomalies}`);
+  return parts.join(", ");
+}
+
+function pkgVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync("git", args, { cwd: opts.serverDir ? resolve(opts.serverDir) : ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+// ---- the profile --------------------------------------------------------------------------
+
+async function profile(o: BenchOptions): Promise<void> {
+  const scenario = o.profileScenario;
+  const sections: string[] = [
+    `## CPU profiles: ${scenario} (${new Date().toISOString()})`,
+    "",
+    `\`${commandLine()}\`: V8's sampling profiler (every ${o.profileIntervalUs} µs) on the worker's isolate through wrangler's inspector port, which covers the Worker, every Durable Object, and the runtime's own work on that thread as "(program)". ` +
+      `Samples are counted one each and shares converted to time with workerd's CPU time from /proc. Load average before: ${load().join(" ")}.`,
+  ];
+  for (const kind of ["server", "floor"] as const) {
+    const server = await start(kind);
+    try {
+      const before = sampleWorkerd(server.process.pid!, server.port);
+      const { profile: prof, result, modules } = await profiled(server.inspectorPort, o.profileIntervalUs, () =>
+        runners[scenario]({ server, opts: o, runId: runId(), log }),
+      );
+      const cpu = cpuDelta(before, sampleWorkerd(server.process.pid!, server.port));
+      const file = `profile-${scenario}-${kind}.cpuprofile`;
+      writeFileSync(join(outDir, file), JSON.stringify(prof));
+      const [units, unit] =
+        scenario === "connect" ? [o.connects + 8, "conn"] :
+        scenario === "drain" ? [o.drain, "msg"] :
+        scenario === "fanin" ? [o.faninSenders * (o.faninMessages + o.warmup), "msg"] :
+        [o.pairs * 2 * (o.messages + o.warmup), "msg"];
+      const summary = summarizeProfile(prof, modules, 30);
+      const own = projectFunctions(prof, modules);
+      log(`  profiled ${kind}: ${brief(result.metrics)}; ${file}`);
+      sections.push(
+        "",
+        profileMarkdown(`${kind}: ${brief(result.metrics)} (under the profiler)`, summary, own, (cpu.runtime * 1000) / units, unit),
+        "",
+        `Raw profile: ${file} (Chrome DevTools → Performance → Load profile).`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  const md = sections.join("\n") + "\n";
+  writeFileSync(join(outDir, `profile-${scenario}.md`), md);
+  console.log(md);
+}
+
+function commandLine(): string {
+  return `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+}
+
+try {
+  if (opts.profile) await profile(opts);
+  else await bench();
+} finally {
+  await stopAll();
+  clearTimeout(watchdog);
+  snapshot.cleanup();
+}

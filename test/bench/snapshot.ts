@@ -1,0 +1,64 @@
+/**
+ * The server as it is when the benchmark starts, copied to a temp directory:
+ * `wrangler dev` reloads on every source change, and others edit src/ while
+ * a run takes minutes, so the benchmark runs a snapshot (src/, wrangler.toml,
+ * package.json, tsconfig.json, node_modules linked) and records its hash.
+ *
+ * The snapshot's wrangler.toml has its [[ratelimits]] raised: those are
+ * bindings, not vars, and the connect scenario makes thousands of upgrades
+ * from one loopback address. The limiter is still called on every connect.
+ */
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+export interface Snapshot {
+  dir: string;
+  /** The snapshot's wrangler.toml. */
+  config: string;
+  /** sha256 over src/ and wrangler.toml, first 12 hex digits. */
+  hash: string;
+  cleanup(): void;
+}
+
+/** Every `limit = N` inside a `simple = { ... }` rate limit set to `limit`. */
+export function raiseRateLimits(toml: string, limit = 1_000_000): string {
+  return toml.replace(/^(\s*simple\s*=\s*\{[^}\n]*\blimit\s*=\s*)\d+/gm, `$1${limit}`);
+}
+
+function files(dir: string, root = dir, out: string[] = []): string[] {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) files(path, root, out);
+    else out.push(relative(root, path));
+  }
+  return out;
+}
+
+/** Copies `root`'s server (src/, wrangler.toml, package.json, tsconfig.json); `nodeModules` is linked in. */
+export function snapshotServer(root: string, nodeModules = join(root, "node_modules")): Snapshot {
+  const dir = mkdtempSync(join(tmpdir(), "lunarloom-bench-src-"));
+  cpSync(join(root, "src"), join(dir, "src"), { recursive: true });
+  for (const f of ["package.json", "tsconfig.json"]) if (existsSync(join(root, f))) cpSync(join(root, f), join(dir, f));
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  writeFileSync(join(dir, "wrangler.toml"), raiseRateLimits(toml));
+  symlinkSync(nodeModules, join(dir, "node_modules"), "dir");
+  const hash = createHash("sha256");
+  for (const f of files(join(dir, "src"))) hash.update(f).update("\0").update(readFileSync(join(dir, "src", f))).update("\0");
+  hash.update(toml);
+  return {
+    dir,
+    config: join(dir, "wrangler.toml"),
+    hash: hash.digest("hex").slice(0, 12),
+    cleanup() {
+      // The link first, so nothing can follow it into the real node_modules.
+      try {
+        unlinkSync(join(dir, "node_modules"));
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * The benchmark's arithmetic (test/bench/stats.ts, report.ts, options.ts,
+ * snapshot.ts' config rewrite): percentiles, medians over runs, worst-run
+ * counts, server/floor ratios, target verdicts, the markdown table, and the
+ * knobs. Pure functions only: no server is started here.
+ */
+import { describe, expect, it } from "vitest";
+import { DEFAULTS, QUICK, parseOptions } from "../bench/options.ts";
+import { TARGETS, fmt, resultsTable, targetsTable } from "../bench/report.ts";
+import { raiseRateLimits } from "../bench/snapshot.ts";
+import { aggregateRuns, cdf, compare, evaluateTargets, median, medianMetrics, percentile, ratio, ratios, summarize } from "../bench/stats.ts";
+
+describe("percentile (nearest rank)", () => {
+  const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+  it("picks the value at rank ceil(p·n)", () => {
+    expect(percentile(hundred, 50)).toBe(50);
+    expect(percentile(hundred, 99)).toBe(99);
+    expect(percentile(hundred, 99.5)).toBe(100);
+    expect(percentile([5, 7, 9], 50)).toBe(7);
+    expect(percentile([5, 7, 9], 67)).toBe(9);
+  });
+  it("clamps at the ends and is NaN when empty", () => {
+    expect(percentile(hundred, 0)).toBe(1);
+    expect(percentile(hundred, 100)).toBe(100);
+    expect(percentile([], 50)).toBeNaN();
+  });
+});
+
+describe("summarize", () => {
+  it("sorts numerically, not as strings", () => {
+    const s = summarize([100, 9, 20, 3]);
+    expect(s).toMatchObject({ count: 4, p50: 9, p99: 100, max: 100, mean: 33 });
+  });
+  it("is NaN for no samples", () => {
+    expect(summarize([]).p50).toBeNaN();
+  });
+});
+
+describe("median and aggregation over runs", () => {
+  it("takes the middle, or the mean of the two middles, of finite values", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([NaN, 5, Infinity])).toBe(5);
+    expect(median([])).toBeNaN();
+  });
+  it("medians each metric, skipping runs that lack it", () => {
+    expect(medianMetrics([{ a: 1, b: 10 }, { a: 3 }, { a: 2, b: 30 }])).toEqual({ a: 2, b: 20 });
+  });
+  it("reports the worst run for loss counts, so one bad run is never hidden", () => {
+    const runs = [{ msgsPerSec: 900, lost: 0 }, { msgsPerSec: 1000, lost: 7 }, { msgsPerSec: 800, lost: 0 }];
+    expect(aggregateRuns(runs, new Set(["lost"]))).toEqual({ msgsPerSec: 900, lost: 7 });
+  });
+});
+
+describe("ratios and targets", () => {
+  it("divides server by floor, NaN when either is missing or the floor is 0", () => {
+    expect(ratio(450, 900)).toBe(0.5);
+    expect(ratio(1, 0)).toBeNaN();
+    expect(ratio(undefined, 2)).toBeNaN();
+    expect(ratios({ a: 2, b: 3 }, { a: 4 })).toEqual({ a: 0.5 });
+  });
+  it("compares with >=, <= and ==, and says null when unmeasured", () => {
+    expect(compare(0.5, ">=", 0.5)).toBe(true);
+    expect(compare(0.49, ">=", 0.5)).toBe(false);
+    expect(compare(2.01, "<=", 2)).toBe(false);
+    expect(compare(0, "==", 0)).toBe(true);
+    expect(compare(NaN, "==", 0)).toBeNull();
+  });
+  it("evaluates the issue's targets against ratios or the server's own numbers", () => {
+    const results = {
+      pairs: { server: { msgsPerSec: 2200, ackP99: 300, anomalies: 0 }, floor: { msgsPerSec: 4300, ackP99: 125 }, ratio: { msgsPerSec: 2200 / 4300, ackP99: 2.4 } },
+      drain: { server: { msgsPerSec: 4999, anomalies: 0 } },
+    };
+    const byLabel = Object.fromEntries(evaluateTargets(TARGETS, results).map((t) => [t.label, t.met]));
+    expect(byLabel["pairs throughput ≥ 0.5× floor"]).toBe(true);
+    expect(byLabel["pairs ack p99 ≤ 2× floor"]).toBe(false);
+    expect(byLabel["offline drain ≥ 5,000 msgs/s"]).toBe(false);
+    expect(byLabel["pairs: lost + duplicated + out-of-order = 0"]).toBe(true);
+    expect(byLabel["connects/s ≥ 0.9× floor"]).toBeNull();
+  });
+});
+
+describe("markdown", () => {
+  it("shows server, floor and ratio per metric, with no ratio for counts", () => {
+    const md = resultsTable({
+      pairs: { server: { msgsPerSec: 2000, ackP99: 250, lost: 0 }, floor: { msgsPerSec: 4000, ackP99: 125, lost: 0 }, ratio: { msgsPerSec: 0.5, ackP99: 2, lost: NaN } },
+    });
+    expect(md).toContain("| pairs | throughput (msgs/s) | 2,000 | 4,000 | 0.50× |");
+    expect(md).toContain("| pairs | ack p99 (ms) | 250 | 125 | 2.00× |");
+    expect(md).toContain("| pairs | lost (count) | 0 | 0 | – |");
+    expect(md).not.toContain("fan-in");
+  });
+  it("marks unmet targets in bold and unmeasured ones as such", () => {
+    const md = targetsTable([
+      { ...TARGETS[0]!, value: 0.4, met: false },
+      { ...TARGETS[5]!, value: NaN, met: null },
+    ]);
+    expect(md).toContain("| pairs throughput ≥ 0.5× floor | 0.40× | >= 0.5× | **not met** |");
+    expect(md).toContain("| offline drain ≥ 5,000 msgs/s | – | >= 5,000 | not measured |");
+  });
+  it("formats bytes as KB and small latencies with decimals", () => {
+    expect(fmt(350 * 1024, "KB")).toBe("350");
+    expect(fmt(1.234, "ms")).toBe("1.23");
+    expect(fmt(NaN, "ms")).toBe("–");
+  });
+});
+
+describe("cdf", () => {
+  it("rises to 1 at the maximum and never falls", () => {
+    const points = cdf(Array.from({ length: 1000 }, (_, i) => 1000 - i), 50);
+    expect(points.at(-1)).toEqual([1000, 1]);
+    for (let i = 1; i < points.length; i++) {
+      expect(points[i]![0]).toBeGreaterThanOrEqual(points[i - 1]![0]);
+      expect(points[i]![1]).toBeGreaterThan(points[i - 1]![1]);
+    }
+    expect(points.length).toBeLessThanOrEqual(51);
+  });
+});
+
+describe("options", () => {
+  it("defaults to the issue's setting", () => {
+    const o = parseOptions([], {});
+    expect(o).toMatchObject({ rounds: 3, pairs: 10, messages: 500, window: 16, connects: 2000, drain: 5000 });
+    expect(o.scenarios).toEqual(["pairs", "fanin", "connect", "drain", "crash"]);
+  });
+  it("applies --quick, then the environment, then flags", () => {
+    const o = parseOptions(["--quick", "--pairs=3", "--only=pairs,drain"], { BENCH_PAIRS: "7", BENCH_MESSAGES: "42" });
+    expect(o.rounds).toBe(QUICK.rounds);
+    expect(o.pairs).toBe(3);
+    expect(o.messages).toBe(42);
+    expect(o.scenarios).toEqual(["pairs", "drain"]);
+    expect(o.window).toBe(DEFAULTS.window);
+  });
+  it("refuses unknown scenarios, flags and bad numbers", () => {
+    expect(() => parseOptions(["--only=pairs,nope"], {})).toThrow(/unknown scenario nope/);
+    expect(() => parseOptions(["--pairs=-1"], {})).toThrow(/non-negative integer/);
+    expect(() => parseOptions(["--frobnicate"], {})).toThrow();
+    expect(() => parseOptions(["--rounds=0"], {})).toThrow(/at least 1/);
+  });
+});
+
+describe("raiseRateLimits", () => {
+  it("raises every simple rate limit and leaves the rest alone", () => {
+    const toml = `[vars]\nlimit = "5"\n\n[[ratelimits]]\nname = "CONNECT_LIMITER"\nnamespace_id = "1001"\nsimple = { limit = 300, period = 60 }\n\n[[ratelimits]]\nname = "B"\nsimple = { period = 10, limit = 7 }\n`;
+    const out = raiseRateLimits(toml, 123456);
+    expect(out).toContain("simple = { limit = 123456, period = 60 }");
+    expect(out).toContain("simple = { period = 10, limit = 123456 }");
+    expect(out).toContain('limit = "5"');
+  });
+});
