@@ -1,6 +1,7 @@
 /**
- * One user object's SQLite storage: the user's log, the outbox of frames
- * owed to other users' objects, and the dedupe tables.
+ * One user object's SQLite storage: the user's log (which also dedupes the
+ * user's sends by client id), the outbox of frames owed to other users'
+ * objects, and the receipts already given.
  *
  * Every method is synchronous. Calls with no `await` between them commit as
  * one transaction, and the runtime's output gate holds any `ws.send` or RPC
@@ -25,7 +26,7 @@ export interface LoggedFrame {
  * Applied in order, each once. Never change an applied migration: append a
  * new one.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE log (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      id TEXT NOT NULL UNIQUE,
@@ -66,6 +67,14 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // When the next retry for a recipient is due, so the alarm can be set for the earliest.
   `ALTER TABLE retries ADD COLUMN due INTEGER NOT NULL DEFAULT 0;`,
+  // The client id moves into the sender's own log row: claiming it and logging
+  // the message become one insert. Retention walks the log in seq order (its
+  // rows are created in that order), so the created-time indexes go.
+  `ALTER TABLE log ADD COLUMN client_id TEXT;
+   UPDATE log SET client_id = sends.client_id FROM sends WHERE sends.server_id = log.id;
+   CREATE UNIQUE INDEX log_client_id ON log(client_id);
+   DROP TABLE sends;
+   DROP INDEX log_created;`,
 ];
 
 export class Store {
@@ -86,11 +95,28 @@ export class Store {
    * duplicate. `queued` frames wait for the user's next connection.
    */
   append(e: Envelope, queued: boolean, now: number, maxRows: number): number | null {
+    return this.insert(e, null, queued, now, maxRows);
+  }
+
+  /**
+   * Logs the user's own new message under the client's id, unless that id was
+   * used before: then returns the earlier message's server id and time (a
+   * resend), and logs nothing.
+   */
+  appendSend(e: Envelope, clientId: string, now: number, maxRows: number): { seq: number } | { serverId: string; time: number } {
+    const seq = this.insert(e, clientId, false, now, maxRows);
+    if (seq !== null) return { seq };
+    return this.sql
+      .exec<{ serverId: string; time: number }>("SELECT id AS serverId, created AS time FROM log WHERE client_id = ?", clientId)
+      .one();
+  }
+
+  private insert(e: Envelope, clientId: string | null, queued: boolean, now: number, maxRows: number): number | null {
     const row = this.sql
       .exec<{ seq: number }>(
-        `INSERT INTO log (id, sender, recipient, type, frame, queued, created) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING RETURNING seq`,
-        e.id, e.sender, e.recipient, e.type, e.frame, queued ? 1 : 0, now,
+        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT DO NOTHING RETURNING seq`,
+        e.id, clientId, e.sender, e.recipient, e.type, e.frame, queued ? 1 : 0, now,
       )
       .toArray()[0];
     if (!row) return null;
@@ -124,18 +150,6 @@ export class Store {
   }
 
   // ---- dedupe ----------------------------------------------------------------
-
-  findSend(clientId: string): { serverId: string; time: string } | null {
-    return (
-      this.sql
-        .exec<{ serverId: string; time: string }>("SELECT server_id AS serverId, time FROM sends WHERE client_id = ?", clientId)
-        .toArray()[0] ?? null
-    );
-  }
-
-  recordSend(clientId: string, serverId: string, time: string, now: number): void {
-    this.sql.exec("INSERT INTO sends (client_id, server_id, time, created) VALUES (?, ?, ?, ?)", clientId, serverId, time, now);
-  }
 
   /** True the first time a receipt of this kind is recorded for a message. */
   recordReceipt(messageId: string, content: string, now: number): boolean {
@@ -210,13 +224,15 @@ export class Store {
 
   /** Drops what is older than `cutoff`; returns when the oldest remaining row expires, or null. */
   prune(cutoff: number, retentionMs: number): number | null {
-    this.sql.exec("DELETE FROM log WHERE created < ?", cutoff);
-    this.sql.exec("DELETE FROM sends WHERE created < ?", cutoff);
+    // Log rows are created in seq order: everything before the first young row goes.
+    this.sql.exec(
+      "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18)",
+      cutoff,
+    );
     this.sql.exec("DELETE FROM receipts WHERE created < ?", cutoff);
     const oldest = this.sql
       .exec<{ t: number | null }>(
-        `SELECT min(t) AS t FROM (SELECT min(created) AS t FROM log UNION ALL
-           SELECT min(created) FROM sends UNION ALL SELECT min(created) FROM receipts)`,
+        "SELECT min(t) AS t FROM (SELECT created AS t FROM (SELECT created FROM log ORDER BY seq LIMIT 1) UNION ALL SELECT min(created) FROM receipts)",
       )
       .one().t;
     return oldest === null ? null : oldest + retentionMs;

@@ -159,12 +159,6 @@ export class UserObject extends DurableObject<Env> {
 
   /** Stores the message, acks it after the commit, then hands it on. */
   private async send(ws: WebSocket, me: string, frame: SendFrame, now: number): Promise<void> {
-    const earlier = this.store.findSend(frame.id);
-    if (earlier) {
-      // A resend after a lost ack: same answer, no second delivery.
-      trySend(ws, receivedAck(frame.id, me, earlier.time, earlier.serverId));
-      return;
-    }
     const serverId = crypto.randomUUID();
     const time = isoSecond(now);
     const envelope: Envelope = {
@@ -174,8 +168,13 @@ export class UserObject extends DurableObject<Env> {
       type: "USER_MSG",
       frame: userMsgText(serverId, me, frame.to, time, frame.content, frame.rawMessage),
     };
-    this.store.recordSend(frame.id, serverId, time, now);
-    const seq = this.store.append(envelope, false, now, this.config.logMaxRows)!;
+    const logged = this.store.appendSend(envelope, frame.id, now, this.config.logMaxRows);
+    if (!("seq" in logged)) {
+      // A resend after a lost ack: same answer, no second delivery.
+      trySend(ws, receivedAck(frame.id, me, isoSecond(logged.time), logged.serverId));
+      return;
+    }
+    const { seq } = logged;
     if (frame.to !== me) this.store.enqueue(envelope);
     // A lost ack is harmless: the client resends the same id and gets this answer again.
     trySend(ws, receivedAck(frame.id, me, time, serverId));

@@ -143,26 +143,28 @@ describe("retention", () => {
     expect(replay.map((f) => [f.seq, f.message])).toEqual([[3, 2], [4, 3], [5, 4], [6, 5], [7, 6]]);
   });
 
-  it("drops log, dedupe and receipt rows older than RETENTION_DAYS by alarm, and schedules the next expiry", async () => {
+  it("drops log (with its dedupe ids) and receipt rows older than RETENTION_DAYS by alarm, and schedules the next expiry", async () => {
     const me = uniqueUser("old");
     const a = await Client.connect(me);
-    await a.message(uniqueUser("peer"), "ancient", "old-id");
+    const peer = uniqueUser("peer");
+    const ancient = await a.message(peer, "ancient", "old-id");
     const day = 86_400_000;
     await runInDurableObject(stub(me), (_o, state) => {
       state.storage.sql.exec("UPDATE log SET created = created - ?", 31 * day);
-      state.storage.sql.exec("UPDATE sends SET created = created - ?", 31 * day);
     });
-    await a.message(uniqueUser("peer"), "recent");
+    await a.message(peer, "recent");
     await runDurableObjectAlarm(stub(me));
     const left = await runInDurableObject(stub(me), async (_o, state) => ({
-      log: state.storage.sql.exec("SELECT frame FROM log").toArray().length,
-      sends: state.storage.sql.exec("SELECT client_id FROM sends").toArray().map((r) => r.client_id),
+      log: state.storage.sql.exec<{ id: string }>("SELECT id FROM log").toArray().map((r) => r.id),
       oldest: state.storage.sql.exec<{ t: number }>("SELECT min(created) AS t FROM log").one().t,
       alarm: await state.storage.getAlarm(),
     }));
-    expect(left.log).toBe(1);
-    expect(left.sends).not.toContain("old-id");
+    expect(left.log).toHaveLength(1);
+    expect(left.log).not.toContain(ancient.message);
     expect(left.alarm).not.toBeNull();
     expect(left.alarm!).toBeLessThanOrEqual(left.oldest + 30 * day);
+    // The expired client id is forgotten: reusing it is a new message.
+    const reused = await a.message(peer, "new again", "old-id");
+    expect(reused.message).not.toBe(ancient.message);
   });
 });

@@ -1,0 +1,31 @@
+/**
+ * The schema's migrations on real SQLite: a store written by an earlier
+ * version upgrades in place and keeps what matters (log, dedupe ids).
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect, it } from "vitest";
+import { MIGRATIONS, Store } from "../../src/store.ts";
+
+it("upgrades a version-2 store: client ids move into the log and still dedupe", async () => {
+  await runInDurableObject(env.USERS.getByName(`store-${crypto.randomUUID()}`), (_o, state) => {
+    const sql = state.storage.sql;
+    // Rebuild this object's storage as version 2 left it.
+    for (const { name } of sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray()) {
+      sql.exec(`DROP TABLE "${name}"`);
+    }
+    sql.exec("CREATE TABLE _migrations (version INTEGER PRIMARY KEY)");
+    for (const [v, migration] of MIGRATIONS.slice(0, 2).entries()) {
+      sql.exec(migration);
+      sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
+    }
+    sql.exec(`INSERT INTO log (id, sender, recipient, type, frame, queued, created) VALUES ('srv-1', 'me', 'you', 'USER_MSG', '{}', 0, 1000)`);
+    sql.exec(`INSERT INTO sends (client_id, server_id, time, created) VALUES ('c-1', 'srv-1', '1970-01-01T00:00:01Z', 1000)`);
+
+    const store = new Store(sql);
+    const envelope = { id: "srv-2", sender: "me", recipient: "you", type: "USER_MSG" as const, frame: "{}" };
+    expect(store.appendSend(envelope, "c-1", 2000, 100)).toEqual({ serverId: "srv-1", time: 1000 });
+    expect(store.appendSend(envelope, "c-2", 2000, 100)).toEqual({ seq: expect.any(Number) });
+    expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'sends'").toArray()).toEqual([]);
+  });
+});
