@@ -49,6 +49,8 @@ const ROWS: Record<string, Row[]> = {
     { metric: "bytesPerConn", label: "workerd RSS per connection", unit: "KB" },
     { metric: "runtimeBytesPerConn", label: "… of which the runtime process", unit: "KB" },
     { metric: "runtimeCpuUsPerConn", label: "workerd runtime CPU per connect", unit: "µs" },
+    { metric: "reconnectsPerSec", label: "reconnects/s (same users again)", unit: "conn/s" },
+    { metric: "reconnectP99", label: "reconnect p99", unit: "ms" },
     { metric: "lost", label: "failed connects", unit: "count" },
   ],
   drain: [
