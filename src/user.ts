@@ -2,12 +2,14 @@
  * One Durable Object per user: it holds the user's sockets (hibernatable),
  * the user's log, and the outbox of frames owed to other users' objects.
  *
- *   socket ─▶ webSocketMessage ─▶ send()    ─▶ commit ─▶ ACK ─▶ flush() ─RPC─▶ deliver() on the recipient
- *                              └▶ receipt() ─▶ commit ─────────▶ flush() ─RPC─▶ deliver() on the sender
+ *   socket ─▶ webSocketMessage ─▶ inbox ─▶ handleBatch (one turn, one commit for every frame in it)
+ *               handleFrame ─▶ send()    ─▶ ACK (after the commit) ─▶ flush() ─RPC─▶ deliver() on the recipient
+ *                           └▶ receipt() ───────────────────────────▶ flush() ─RPC─▶ deliver() on the sender
  *
  * Nothing that matters lives in fields: hibernation erases them. The socket
  * attachment holds who the socket is; SQLite holds everything else. The
- * fields below are caches and in-flight bookkeeping that are safe to lose.
+ * fields below are caches and in-flight bookkeeping that are safe to lose
+ * (the inbox holds only frames not yet acked, which clients resend).
  */
 import { DurableObject } from "cloudflare:workers";
 import { MAX_ID_LENGTH, MAX_JSON_DEPTH, readConfig, type Config, type Env } from "./config.ts";
@@ -64,6 +66,8 @@ export class UserObject extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   private tokens: number;
   private tokensAt = Date.now();
+  /** Frames waiting for the next batch turn (see webSocketMessage). */
+  private inbox: { ws: WebSocket; data: string | ArrayBuffer; now: number }[] = [];
   /** Frames refused in a row for rate, per socket; sustained abuse closes the socket. */
   private readonly strikes = new WeakMap<WebSocket, number>();
 
@@ -119,14 +123,40 @@ export class UserObject extends DurableObject<Env> {
 
   // ---- frames from this user's sockets -----------------------------------------------
 
-  override async webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): Promise<void> {
-    // Frames already queued on a socket we closed (abuse, expiry, too many) are not served.
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const { user, connectionId, expiresAt } = ws.deserializeAttachment() as Attachment;
+  /**
+   * Group commit. Every frame waits for the next batch turn, which the first
+   * one schedules; the frames that arrive meanwhile join it. The batch is
+   * handled in one synchronous turn, so its writes commit together (one
+   * commit instead of one per frame) and the output gate releases its acks
+   * after that commit. Frames are handled in arrival order, so replies on a
+   * socket keep the order of its frames. The 0 ms timer only yields to the
+   * event loop; it never keeps an idle object awake.
+   */
+  override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
+    if (this.inbox.push({ ws, data, now: Date.now() }) === 1) setTimeout(() => this.handleBatch(), 0);
+  }
+
+  private handleBatch(): void {
+    const batch = this.inbox;
+    this.inbox = [];
+    const recipients = new Set<string>();
+    for (const { ws, data, now } of batch) {
+      const to = this.handleFrame(ws, data, now);
+      if (to !== null) recipients.add(to);
+    }
     const now = Date.now();
+    // Delivery runs from the outbox; the alarm covers a flush that never finishes.
+    for (const recipient of recipients) this.ctx.waitUntil(this.flush(recipient, now));
+  }
+
+  /** Handles one frame; returns the user whose object now has frames waiting in the outbox, if any. */
+  private handleFrame(ws: WebSocket, data: string | ArrayBuffer, now: number): string | null {
+    // Frames already queued on a socket we closed (abuse, expiry, too many) are not served.
+    if (ws.readyState !== WebSocket.OPEN) return null;
+    const { user, connectionId, expiresAt } = ws.deserializeAttachment() as Attachment;
     if (expiresAt !== null && now >= expiresAt) {
       closeSocket(ws, CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a fresh token");
-      return;
+      return null;
     }
     let ref: string | undefined;
     try {
@@ -140,8 +170,10 @@ export class UserObject extends DurableObject<Env> {
       }
       const frame = parseClientFrame(data, this.limits);
       ref = frame.id;
-      if (frame.type === "USER_MSG") await this.send(ws, user, frame, now);
-      else await this.receipt(ws, user, frame, now);
+      // A savepoint per frame: a frame that fails leaves nothing behind in the batch's commit.
+      return this.ctx.storage.transactionSync(() =>
+        frame.type === "USER_MSG" ? this.send(ws, user, frame, now) : this.receipt(ws, user, frame, now),
+      );
     } catch (err) {
       if (err instanceof ProtocolError) {
         logEvent("info", "frame_refused", { user, connectionId, code: err.code });
@@ -150,15 +182,16 @@ export class UserObject extends DurableObject<Env> {
           logEvent("warn", "rate_abuse", { user, connectionId, code: err.code });
           closeSocket(ws, CLOSE_RATE_ABUSE, "rate limit exceeded repeatedly");
         }
-        return;
+        return null;
       }
       logEvent("error", "frame_failed", { user, connectionId, code: "INTERNAL", error: errorMessage(err) });
       trySend(ws, errorFrame("INTERNAL", "the server could not handle this frame; it was not stored", ref, now));
+      return null;
     }
   }
 
-  /** Stores the message, acks it after the commit, then hands it on. */
-  private async send(ws: WebSocket, me: string, frame: SendFrame, now: number): Promise<void> {
+  /** Stores the message and acks it (sent after the commit); returns the recipient to flush to. */
+  private send(ws: WebSocket, me: string, frame: SendFrame, now: number): string | null {
     const serverId = crypto.randomUUID();
     const time = isoSecond(now);
     const envelope: Envelope = {
@@ -172,24 +205,23 @@ export class UserObject extends DurableObject<Env> {
     if (!("seq" in logged)) {
       // A resend after a lost ack: same answer, no second delivery.
       trySend(ws, receivedAck(frame.id, me, isoSecond(logged.time), logged.serverId));
-      return;
+      return null;
     }
-    const { seq } = logged;
     if (frame.to !== me) this.store.enqueue(envelope);
     // A lost ack is harmless: the client resends the same id and gets this answer again.
     trySend(ws, receivedAck(frame.id, me, time, serverId));
-    this.broadcast(withSeq(envelope.frame, seq), ws);
-    if (frame.to !== me) await this.flush(frame.to, now);
+    this.broadcast(withSeq(envelope.frame, logged.seq), ws);
+    return frame.to !== me ? frame.to : null;
   }
 
   /** Only the message's recipient may acknowledge it; the sender is told once per kind. */
-  private async receipt(ws: WebSocket, me: string, req: ReceiptRequest, now: number): Promise<void> {
+  private receipt(ws: WebSocket, me: string, req: ReceiptRequest, now: number): string | null {
     const target = this.store.lookup(req.messageId);
     if (!target || target.type !== "USER_MSG") {
       throw new ProtocolError("UNKNOWN_MESSAGE", `no message ${JSON.stringify(req.messageId)} in your log`);
     }
     if (target.recipient !== me) throw new ProtocolError("FORBIDDEN", "only a message's recipient can acknowledge it");
-    if (!this.store.recordReceipt(req.messageId, req.content, now)) return;
+    if (!this.store.recordReceipt(req.messageId, req.content, now)) return null;
     const id = crypto.randomUUID();
     const envelope: Envelope = {
       id,
@@ -201,7 +233,7 @@ export class UserObject extends DurableObject<Env> {
     const seq = this.store.append(envelope, false, now, this.config.logMaxRows)!;
     if (target.sender !== me) this.store.enqueue(envelope);
     this.broadcast(withSeq(envelope.frame, seq), ws);
-    if (target.sender !== me) await this.flush(target.sender, now);
+    return target.sender !== me ? target.sender : null;
   }
 
   /**
