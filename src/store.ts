@@ -130,14 +130,17 @@ export class Store {
 
   /** Every retained frame after `since`, in order; they count as sent from now on. */
   *replay(since: number): Generator<LoggedFrame> {
-    yield* this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since);
-    this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1 AND seq > ?", since);
+    // The UPDATE is a write, so a commit: skip it when nothing was replayed (the usual reconnect).
+    if (yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since))) {
+      this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1 AND seq > ?", since);
+    }
   }
 
   /** The offline queue, in order; it is empty once consumed. */
   *takeQueued(): Generator<LoggedFrame> {
-    yield* this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE queued = 1 ORDER BY seq");
-    this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1");
+    if (yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE queued = 1 ORDER BY seq"))) {
+      this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1");
+    }
   }
 
   /** Who sent a logged frame and to whom, for checking a receipt. */
@@ -237,4 +240,14 @@ export class Store {
       .one().t;
     return oldest === null ? null : oldest + retentionMs;
   }
+}
+
+/** Yields every row; returns whether there was any. */
+function* rows<T>(cursor: Iterable<T>): Generator<T, boolean> {
+  let any = false;
+  for (const row of cursor) {
+    any = true;
+    yield row;
+  }
+  return any;
 }
