@@ -289,7 +289,7 @@ async function profile(o: BenchOptions): Promise<void> {
       const file = `profile-${scenario}-${kind}.cpuprofile`;
       writeFileSync(join(outDir, file), JSON.stringify(prof));
       const [units, unit] =
-        scenario === "connect" ? [o.connects + 8, "conn"] :
+        scenario === "connect" ? [2 * o.connects + 8, "conn"] : // first connects, reconnects, warm-up
         scenario === "drain" ? [o.drain, "msg"] :
         scenario === "fanin" ? [o.faninSenders * (o.faninMessages + o.warmup), "msg"] :
         [o.pairs * 2 * (o.messages + o.warmup), "msg"];
