@@ -78,13 +78,34 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 export class Store {
+  /**
+   * Whether this user has tables. A user who has only ever connected has
+   * none: creating a schema is most of what a first connection would cost,
+   * so it waits for the first write, and reads of an empty store answer empty.
+   */
+  private ready: boolean;
+
   constructor(private readonly sql: SqlStorage) {
-    sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");
-    const applied = sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM _migrations").one().v ?? 0;
+    this.ready = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
+    if (this.ready) this.migrate();
+  }
+
+  private migrate(): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");
+    const applied = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM _migrations").one().v ?? 0;
     for (let v = applied; v < MIGRATIONS.length; v++) {
-      sql.exec(MIGRATIONS[v]!);
-      sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
+      this.sql.exec(MIGRATIONS[v]!);
+      this.sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
     }
+  }
+
+  /** The database, with the schema in place: for writes. */
+  private get db(): SqlStorage {
+    if (!this.ready) {
+      this.migrate();
+      this.ready = true;
+    }
+    return this.sql;
   }
 
   // ---- the log -------------------------------------------------------------
@@ -112,7 +133,7 @@ export class Store {
   }
 
   private insert(e: Envelope, clientId: string | null, queued: boolean, now: number, maxRows: number): number | null {
-    const row = this.sql
+    const row = this.db
       .exec<{ seq: number }>(
         `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO NOTHING RETURNING seq`,
@@ -125,11 +146,13 @@ export class Store {
   }
 
   latestSeq(): number {
+    if (!this.ready) return 0;
     return this.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM log").one().s ?? 0;
   }
 
   /** Every retained frame after `since`, in order; they count as sent from now on. */
   *replay(since: number): Generator<LoggedFrame> {
+    if (!this.ready) return;
     // The UPDATE is a write, so a commit: skip it when nothing was replayed (the usual reconnect).
     if (yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since))) {
       this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1 AND seq > ?", since);
@@ -138,6 +161,7 @@ export class Store {
 
   /** The offline queue, in order; it is empty once consumed. */
   *takeQueued(): Generator<LoggedFrame> {
+    if (!this.ready) return;
     if (yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE queued = 1 ORDER BY seq"))) {
       this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1");
     }
@@ -145,6 +169,7 @@ export class Store {
 
   /** Who sent a logged frame and to whom, for checking a receipt. */
   lookup(id: string): Pick<Envelope, "sender" | "recipient" | "type"> | null {
+    if (!this.ready) return null;
     return (
       this.sql
         .exec<Pick<Envelope, "sender" | "recipient" | "type">>("SELECT sender, recipient, type FROM log WHERE id = ?", id)
@@ -157,7 +182,7 @@ export class Store {
   /** True the first time a receipt of this kind is recorded for a message. */
   recordReceipt(messageId: string, content: string, now: number): boolean {
     return (
-      this.sql
+      this.db
         .exec("INSERT INTO receipts (message_id, content, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1", messageId, content, now)
         .toArray().length === 1
     );
@@ -166,7 +191,7 @@ export class Store {
   // ---- the outbox ------------------------------------------------------------
 
   enqueue(e: Envelope): void {
-    this.sql.exec(
+    this.db.exec(
       "INSERT INTO outbox (id, sender, recipient, type, frame) VALUES (?, ?, ?, ?, ?)",
       e.id, e.sender, e.recipient, e.type, e.frame,
     );
@@ -190,6 +215,7 @@ export class Store {
   }
 
   outboxRecipients(): string[] {
+    if (!this.ready) return [];
     return this.sql.exec<{ recipient: string }>("SELECT DISTINCT recipient FROM outbox").toArray().map((r) => r.recipient);
   }
 
@@ -214,6 +240,7 @@ export class Store {
    * when the outbox is empty.
    */
   outboxDue(fallback: number): number | null {
+    if (!this.ready) return null;
     return this.sql
       .exec<{ due: number | null }>(
         `SELECT min(coalesce(r.due, ?)) AS due FROM (SELECT DISTINCT recipient FROM outbox) o
@@ -227,6 +254,7 @@ export class Store {
 
   /** Drops what is older than `cutoff`; returns when the oldest remaining row expires, or null. */
   prune(cutoff: number, retentionMs: number): number | null {
+    if (!this.ready) return null;
     // Log rows are created in seq order: everything before the first young row goes.
     this.sql.exec(
       "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18)",

@@ -126,9 +126,9 @@ describe("resume with since", () => {
     const a = await Client.connect(me);
     const p = await Client.connect(peer);
     const mine = await a.message(peer, "out");
+    expect(await p.next()).toMatchObject({ id: mine.message });
     const theirs = await p.message(me, "in");
-    await p.next();
-    await a.next();
+    expect(await a.next()).toMatchObject({ id: theirs.message });
     a.send({ type: "ACK_MSG", content: "MESSAGE_READ", message: theirs.message });
     expect(await p.next()).toMatchObject({ content: "MESSAGE_READ", message: theirs.message });
     const all = await (await Client.connect(me, { since: 0 })).take(3);
