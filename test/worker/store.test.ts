@@ -1,11 +1,13 @@
 /**
- * The schema's migrations on real SQLite: a store written by an earlier
- * version upgrades in place and keeps what matters (log, dedupe ids).
+ * The schema on real SQLite: a store written by an earlier version upgrades
+ * in place and keeps what matters (log, dedupe ids); a user who never wrote
+ * anything has no tables.
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { MIGRATIONS, Store } from "../../src/store.ts";
+import { Client, uniqueUser } from "./helpers.ts";
 
 it("upgrades a version-2 store: client ids move into the log and still dedupe", async () => {
   await runInDurableObject(env.USERS.getByName(`store-${crypto.randomUUID()}`), (_o, state) => {
@@ -28,4 +30,19 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
     expect(store.appendSend(envelope, "c-2", 2000, 100)).toEqual({ seq: expect.any(Number) });
     expect(sql.exec("SELECT name FROM sqlite_master WHERE name = 'sends'").toArray()).toEqual([]);
   });
+});
+
+it("creates no tables for a user who has only connected, and the schema on the first write", async () => {
+  const user = uniqueUser("lurker");
+  const tables = () =>
+    runInDurableObject(env.USERS.getByName(user), (_o, state) =>
+      state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log'").toArray().length,
+    );
+  const lurker = await Client.open(user);
+  expect(lurker.hello.message.seq).toBe(0);
+  await lurker.client.expectNothingMore();
+  expect(await tables()).toBe(0);
+  const ack = await (await Client.connect(uniqueUser("talker"))).message(user, "hi");
+  expect(await lurker.client.next()).toMatchObject({ id: ack.message, seq: 1 });
+  expect(await tables()).toBe(1);
 });
