@@ -7,7 +7,7 @@
  * `--quick` is a one-minute run; `--profile` takes CPU profiles instead.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { ROOT, startDevServer, type DevServer } from "../node/devserver.ts";
@@ -36,7 +36,12 @@ mkdirSync(outDir, { recursive: true });
 const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, "node_modules"));
 process.once("exit", () => snapshot.cleanup());
 const live = new Set<DevServer>();
-async function start(kind: Kind, persistTo?: string): Promise<DevServer> {
+/**
+ * Starts a fresh server. Its persisted state (a temp dir; thousands of SQLite
+ * files after a connect run) is removed when it stops, unless `keepState`
+ * (the crash check restarts on it, and the restarted server removes it).
+ */
+async function start(kind: Kind, persistTo?: string, keepState = false): Promise<DevServer> {
   const vars: Record<string, string> = {
     // Rate limits out of the way for the run (the floor ignores them).
     RATE_LIMIT_PER_SECOND: "1000000",
@@ -51,6 +56,7 @@ async function start(kind: Kind, persistTo?: string): Promise<DevServer> {
   server.stop = async () => {
     await stop();
     live.delete(server);
+    if (!keepState) rmSync(server.persistTo, { recursive: true, force: true });
   };
   return server;
 }
@@ -130,7 +136,7 @@ async function bench(): Promise<void> {
   if (opts.scenarios.includes("crash")) {
     for (let round = 1; round <= opts.rounds; round++) {
       try {
-        record("crash", "server", round, await crash(opts, runId(), (persistTo) => start("server", persistTo)));
+        record("crash", "server", round, await crash(opts, runId(), (persistTo) => start("server", persistTo, persistTo === undefined)));
       } catch (err) {
         record("crash", "server", round, null, err);
       }
