@@ -75,6 +75,9 @@ export const MIGRATIONS: readonly string[] = [
    CREATE UNIQUE INDEX log_client_id ON log(client_id);
    DROP TABLE sends;
    DROP INDEX log_created;`,
+  // Only the user's own sends carry a client id: received rows stay out of the index.
+  `DROP INDEX log_client_id;
+   CREATE UNIQUE INDEX log_client_id ON log(client_id) WHERE client_id IS NOT NULL;`,
 ];
 
 export class Store {

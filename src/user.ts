@@ -104,7 +104,6 @@ export class UserObject extends DurableObject<Env> {
     server.send(connectionIdFrame(user, attachment.connectionId, this.store.latestSeq(), now));
     const backlog = since === null ? this.store.takeQueued() : this.store.replay(Number(since));
     for (const { seq, frame } of backlog) server.send(withSeq(frame, seq));
-    logEvent("info", "socket_open", { user, connectionId: attachment.connectionId, since });
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -348,8 +347,6 @@ export class UserObject extends DurableObject<Env> {
   // ---- closing -------------------------------------------------------------------------
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    const { user, connectionId } = ws.deserializeAttachment() as Attachment;
-    logEvent("info", "socket_close", { user, connectionId, code });
     // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
     closeSocket(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
   }
