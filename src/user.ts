@@ -51,10 +51,10 @@ const SAFETY_NET_MS = 10_000;
 const RETRY_CAP_MS = 60_000;
 
 /** Application close codes (4000-4999 are free for applications). */
-export const CLOSE_TOKEN_EXPIRED = 4001;
-export const CLOSE_TOO_MANY_SOCKETS = 4008;
+const CLOSE_TOKEN_EXPIRED = 4001;
+const CLOSE_TOO_MANY_SOCKETS = 4008;
 /** 1008 is the standard "policy violation". */
-export const CLOSE_RATE_ABUSE = 1008;
+const CLOSE_RATE_ABUSE = 1008;
 
 export class UserObject extends DurableObject<Env> {
   private readonly store: Store;
