@@ -5,6 +5,7 @@
 import { tokenFrom, verifyToken } from "./auth.ts";
 import { MAX_ID_LENGTH, readConfig, type Env } from "./config.ts";
 import { signToken } from "./devtoken.ts";
+import { errorMessage, logEvent } from "./log.ts";
 import { EXPIRES_HEADER, USER_HEADER } from "./user.ts";
 
 export { UserObject } from "./user.ts";
@@ -17,10 +18,16 @@ function httpError(status: number, error: string, reason: string): Response {
 export default {
   async fetch(request, env): Promise<Response> {
     const url = new URL(request.url);
-    if (url.pathname === "/health") return Response.json({ status: "ok" });
-    if (url.pathname === "/dev/token") return devToken(url, env);
-    if (url.pathname !== "/ws") return httpError(404, "not_found", `no route ${url.pathname}; connect to /ws`);
-    return connect(request, url, env);
+    try {
+      if (url.pathname === "/health") return Response.json({ status: "ok" });
+      if (url.pathname === "/dev/token") return await devToken(url, env);
+      if (url.pathname !== "/ws") return httpError(404, "not_found", `no route ${url.pathname}; connect to /ws`);
+      return await connect(request, url, env);
+    } catch (err) {
+      // A bad var (readConfig names it) or a platform failure: still one error shape, never a bare 500.
+      logEvent("error", "request_failed", { path: url.pathname, error: errorMessage(err) });
+      return httpError(500, "internal", errorMessage(err));
+    }
   },
 } satisfies ExportedHandler<Env>;
 
