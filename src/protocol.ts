@@ -188,7 +188,7 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
 /**
  * The client's id of a frame that will not be served (too large, rate
  * limited), so the client knows which one to resend or drop. Costs a parse,
- * which the per-user rate limit bounds, and the runtime caps frames at 1 MiB.
+ * which the per-user rate limit bounds (and the platform caps message size).
  */
 export function frameRef(data: string | ArrayBuffer, limits: Pick<Limits, "maxIdLength">): string | undefined {
   if (typeof data !== "string") return undefined;
