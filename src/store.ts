@@ -88,8 +88,11 @@ export class Store {
    */
   private ready: boolean;
 
-  constructor(private readonly sql: SqlStorage) {
-    this.ready = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
+  private readonly sql: SqlStorage;
+
+  constructor(private readonly storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+    this.ready = this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
     if (this.ready) this.migrate();
   }
 
@@ -100,6 +103,16 @@ export class Store {
       this.sql.exec(MIGRATIONS[v]!);
       this.sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
     }
+  }
+
+  /**
+   * Runs `fn` as one savepoint: if it throws, none of its writes stay. The
+   * schema is made first, outside it, so a rolled-back write cannot take a
+   * new user's freshly created tables with it.
+   */
+  atomically<T>(fn: () => T): T {
+    void this.db;
+    return this.storage.transactionSync(fn);
   }
 
   /** The database, with the schema in place: for writes. */

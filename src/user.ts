@@ -73,7 +73,7 @@ export class UserObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new Store(ctx.storage.sql);
+    this.store = new Store(ctx.storage);
     this.config = readConfig(env);
     this.limits = { maxMessageBytes: this.config.maxMessageBytes, maxIdLength: MAX_ID_LENGTH, maxDepth: MAX_JSON_DEPTH };
     this.tokens = this.config.rateLimitBurst;
@@ -170,7 +170,7 @@ export class UserObject extends DurableObject<Env> {
       const frame = parseClientFrame(data, this.limits);
       ref = frame.id;
       // A savepoint per frame: a frame that fails leaves nothing behind in the batch's commit.
-      return this.ctx.storage.transactionSync(() =>
+      return this.store.atomically(() =>
         frame.type === "USER_MSG" ? this.send(ws, user, frame, now) : this.receipt(ws, user, frame, now),
       );
     } catch (err) {

@@ -4,7 +4,10 @@
  * acked before is still delivered. Receipt errors are in receipts.test.ts,
  * rate limits in limits.test.ts.
  */
-import { describe, expect, it } from "vitest";
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { Store } from "../../src/store.ts";
 import { Client, TIME, UUID, uniqueUser, type Frame } from "./helpers.ts";
 
 const MAX = 64 * 1024;
@@ -122,4 +125,30 @@ describe("TOO_LARGE", () => {
   });
 
   it("for oversize binary frames", () => expectError(new ArrayBuffer(MAX + 1), "TOO_LARGE"));
+});
+
+describe("INTERNAL", () => {
+  // A new user's first write also creates their tables: the failure must not roll those back.
+  it("stores nothing of a frame the server fails on, keeps the rest of its batch, and a resend is a new message", async () => {
+    const [a, b] = await pair();
+    // The storage failure lands mid-frame: after the log insert, before the outbox insert.
+    vi.spyOn(Store.prototype, "enqueue").mockImplementationOnce(() => {
+      throw new Error("disk full");
+    });
+    a.send({ id: "boom", to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: "lost?" });
+    a.send({ id: "fine", to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: "same batch" });
+    const [err, ack] = await a.take(2);
+    expect(err).toMatchObject({ content: "ERROR", message: { code: "INTERNAL", ref: "boom" } });
+    expect(ack).toMatchObject({ id: "fine", content: "MESSAGE_RECEIVED" });
+    vi.restoreAllMocks();
+    // The failed frame's log row was rolled back with its savepoint: its id is free again.
+    const logged = await runInDurableObject(env.USERS.getByName(a.user), (_o, state) =>
+      state.storage.sql.exec<{ client_id: string }>("SELECT client_id FROM log WHERE client_id IS NOT NULL").toArray().map((r) => r.client_id),
+    );
+    expect(logged).toEqual(["fine"]);
+    const resent = await a.message(b.user, "lost?", "boom");
+    expect(resent.message).not.toBe(ack!.message);
+    expect((await b.take(2)).map((f) => f.message)).toEqual(["same batch", "lost?"]);
+    await b.expectNothingMore();
+  });
 });

@@ -24,7 +24,7 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
     sql.exec(`INSERT INTO log (id, sender, recipient, type, frame, queued, created) VALUES ('srv-1', 'me', 'you', 'USER_MSG', '{}', 0, 1000)`);
     sql.exec(`INSERT INTO sends (client_id, server_id, time, created) VALUES ('c-1', 'srv-1', '1970-01-01T00:00:01Z', 1000)`);
 
-    const store = new Store(sql);
+    const store = new Store(state.storage);
     const envelope = { id: "srv-2", sender: "me", recipient: "you", type: "USER_MSG" as const, frame: "{}" };
     expect(store.appendSend(envelope, "c-1", 2000, 100)).toEqual({ serverId: "srv-1", time: 1000 });
     expect(store.appendSend(envelope, "c-2", 2000, 100)).toEqual({ seq: expect.any(Number) });
