@@ -140,14 +140,20 @@ describe("resume with since", () => {
   });
 });
 
+/** Alice's message to a bob whose object refuses deliveries: acked, and waiting in alice's outbox. */
+async function stuckMessage(text: string) {
+  const alice = uniqueUser("alice");
+  const bob = uniqueUser("flaky");
+  await failDeliveriesTo(bob);
+  const a = await Client.connect(alice);
+  const ack = await a.message(bob, text);
+  await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM retries")).toBe(1));
+  return { alice, bob, ack, a };
+}
+
 describe("the outbox", () => {
   it("retries a recipient that fails its first deliveries, by alarm, and delivers once", async () => {
-    const alice = uniqueUser("alice");
-    const bob = uniqueUser("flaky");
-    await failDeliveriesTo(bob);
-    const a = await Client.connect(alice);
-    const ack = await a.message(bob, "eventually");
-    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM retries")).toBe(1));
+    const { alice, bob, ack } = await stuckMessage("eventually");
     expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(1);
     // A failed attempt by alarm keeps the row and counts it. (The alarm's own
     // timer may also fire during the test: both paths are the same retry.)
@@ -166,12 +172,7 @@ describe("the outbox", () => {
   });
 
   it("keeps the log and a pending outbox through eviction", async () => {
-    const alice = uniqueUser("alice");
-    const bob = uniqueUser("evicted");
-    await failDeliveriesTo(bob);
-    const a = await Client.connect(alice);
-    const ack = await a.message(bob, "survives");
-    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM retries")).toBe(1));
+    const { alice, bob, ack, a } = await stuckMessage("survives");
     a.close();
     await evictDurableObject(stub(alice));
     await evictDurableObject(stub(bob)); // the new instance is healthy
