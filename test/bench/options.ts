@@ -38,6 +38,11 @@ export interface BenchOptions {
   outDir: string;
   /** A different checkout to benchmark as "server" (src/ and wrangler.toml), e.g. to try a change; default: this one. */
   serverDir: string | null;
+  /**
+   * The floor's Durable Object class: SQLite-backed like the server's (the
+   * design card's storage class; default), or a plain class for reference.
+   */
+  floorStorage: "sqlite" | "plain";
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -62,6 +67,7 @@ export const DEFAULTS: BenchOptions = {
   profileIntervalUs: 100,
   outDir: "bench-results",
   serverDir: null,
+  floorStorage: "sqlite",
 };
 
 /** A run that finishes in about a minute: for trying changes, not for the README. */
@@ -94,6 +100,7 @@ export const USAGE = `npm run bench [-- options]
 ${NUMERIC.map((k) => `  --${kebab(k)}=N`.padEnd(26) + `(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
   --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
   --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
+  --floor-storage=S       (BENCH_FLOOR_STORAGE) the floor's object class: sqlite (default, as the server's) or plain
 
 Every numeric option can also be set as BENCH_<NAME>; flags win over the environment.`;
 
@@ -105,6 +112,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     only: { type: "string" },
     "out-dir": { type: "string" },
     "server-dir": { type: "string" },
+    "floor-storage": { type: "string" },
     "profile-scenario": { type: "string" },
   };
   for (const k of NUMERIC) flagSpec[kebab(k)] = { type: "string" };
@@ -136,6 +144,11 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   }
   opts.outDir = (values["out-dir"] as string | undefined) ?? env.BENCH_OUT_DIR ?? opts.outDir;
   opts.serverDir = (values["server-dir"] as string | undefined) ?? env.BENCH_SERVER_DIR ?? null;
+  const fs = (values["floor-storage"] as string | undefined) ?? env.BENCH_FLOOR_STORAGE;
+  if (fs) {
+    if (fs !== "sqlite" && fs !== "plain") throw new Error("--floor-storage must be sqlite or plain");
+    opts.floorStorage = fs;
+  }
   if (opts.rounds < 1) throw new Error("--rounds must be at least 1");
   if (opts.window < 1) throw new Error("--window must be at least 1");
   return opts;

@@ -16,12 +16,12 @@ import { parseOptions, type BenchOptions, type ScenarioName } from "./options.ts
 import { cpuDelta, sampleWorkerd } from "./proc.ts";
 import { profileMarkdown, profiled, projectFunctions, summarizeProfile } from "./profile.ts";
 import { SCENARIO_TITLES, TARGETS, resultsTable, targetsTable } from "./report.ts";
-import { snapshotServer } from "./snapshot.ts";
+import { plainFloorToml, snapshotServer } from "./snapshot.ts";
 import { connect, crash, drain, fanin, pairs, type Ctx, type RunOutput } from "./scenarios.ts";
 import { aggregateRuns, evaluateTargets, ratios, type Metrics, type ScenarioMedians } from "./stats.ts";
 
 type Kind = "server" | "floor";
-const FLOOR_CONFIG = join(ROOT, "test/bench/floor/wrangler.toml");
+const FLOOR_DIR = join(ROOT, "test/bench/floor");
 /** Counts where one bad run must show: the worst run is reported, not the median. */
 const WORST = new Set(["lost", "duplicated", "outOfOrder", "errors", "anomalies", "missingFromSenderLog", "missingAtRecipient"]);
 /** The whole run's hard limit, whatever the knobs say. */
@@ -35,6 +35,13 @@ mkdirSync(outDir, { recursive: true });
 
 const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, "node_modules"));
 process.once("exit", () => snapshot.cleanup());
+const floorConfig = opts.floorStorage === "sqlite" ? join(FLOOR_DIR, "wrangler.toml") : plainFloorConfig();
+
+function plainFloorConfig(): string {
+  const path = join(snapshot.dir, "floor-plain.toml");
+  writeFileSync(path, plainFloorToml(readFileSync(join(FLOOR_DIR, "wrangler.toml"), "utf8"), join(FLOOR_DIR, "index.ts")));
+  return path;
+}
 const live = new Set<DevServer>();
 /**
  * Starts a fresh server. Its persisted state (a temp dir; thousands of SQLite
@@ -50,7 +57,7 @@ async function start(kind: Kind, persistTo?: string, keepState = false): Promise
   };
   // Keep every queued message in the log (the default keeps 10,000 rows per user).
   if (opts.drain * 2 > 10_000 || opts.crashMessages * 2 > 10_000) vars.LOG_MAX_ROWS = String(Math.max(opts.drain, opts.crashMessages) * 2);
-  const server = await startDevServer({ config: kind === "floor" ? FLOOR_CONFIG : snapshot.config, vars, persistTo });
+  const server = await startDevServer({ config: kind === "floor" ? floorConfig : snapshot.config, vars, persistTo });
   live.add(server);
   const stop = server.stop.bind(server);
   server.stop = async () => {
@@ -216,7 +223,7 @@ async function bench(): Promise<void> {
     `\`${meta.command}\` on ${meta.machine}; Node ${meta.node}, wrangler ${meta.wrangler}, workerd ${meta.workerd}; commit ${meta.commit}${meta.srcDirty ? " with uncommitted changes in src/" : ""} (snapshot ${meta.snapshot}).`,
     `Load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")}. ${meta.durationS} s in all.`,
     `Each scenario ran ${opts.rounds}× server and floor alternately (A B A B …), each on a fresh \`wrangler dev\` with fresh persisted state; medians of the runs, except lost/duplicated/out-of-order/missing, which are the worst run.`,
-    `Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked.`,
+    `Floor: ${opts.floorStorage === "sqlite" ? "a SQLite-backed class, as the server's" : "a plain (non-SQLite) class"}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked.`,
     "",
     resultsTable(medians),
     "",

@@ -27,6 +27,16 @@ export function raiseRateLimits(toml: string, limit = 1_000_000): string {
   return toml.replace(/^(\s*simple\s*=\s*\{[^}\n]*\blimit\s*=\s*)\d+/gm, `$1${limit}`);
 }
 
+/**
+ * The floor's wrangler.toml for a plain (non-SQLite) class, for reference runs
+ * (`--floor-storage=plain`): written elsewhere, so `main` becomes absolute.
+ */
+export function plainFloorToml(toml: string, main: string): string {
+  const out = toml.replace(/^main = .*$/m, `main = ${JSON.stringify(main)}`).replace(/^new_sqlite_classes = /m, "new_classes = ");
+  if (out === toml || !/^new_classes = /m.test(out)) throw new Error("the floor's wrangler.toml has no main or no new_sqlite_classes migration");
+  return out;
+}
+
 function files(dir: string, root = dir, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);

@@ -4,10 +4,11 @@
  * counts, server/floor ratios, target verdicts, the markdown table, and the
  * knobs. Pure functions only: no server is started here.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS, QUICK, parseOptions } from "../bench/options.ts";
 import { TARGETS, fmt, resultsTable, targetsTable } from "../bench/report.ts";
-import { raiseRateLimits } from "../bench/snapshot.ts";
+import { plainFloorToml, raiseRateLimits } from "../bench/snapshot.ts";
 import { aggregateRuns, cdf, compare, evaluateTargets, median, medianMetrics, percentile, ratio, ratios, summarize } from "../bench/stats.ts";
 
 describe("percentile (nearest rank)", () => {
@@ -136,6 +137,27 @@ describe("options", () => {
     expect(() => parseOptions(["--pairs=-1"], {})).toThrow(/non-negative integer/);
     expect(() => parseOptions(["--frobnicate"], {})).toThrow();
     expect(() => parseOptions(["--rounds=0"], {})).toThrow(/at least 1/);
+    expect(() => parseOptions(["--floor-storage=kv"], {})).toThrow(/sqlite or plain/);
+  });
+  it("runs the floor on the server's storage class unless told plain", () => {
+    expect(parseOptions([], {}).floorStorage).toBe("sqlite");
+    expect(parseOptions([], { BENCH_FLOOR_STORAGE: "plain" }).floorStorage).toBe("plain");
+    expect(parseOptions(["--floor-storage=sqlite"], { BENCH_FLOOR_STORAGE: "plain" }).floorStorage).toBe("sqlite");
+  });
+});
+
+describe("the floor's storage class", () => {
+  const toml = readFileSync(new URL("../bench/floor/wrangler.toml", import.meta.url), "utf8");
+  it("is SQLite-backed like the server's", () => {
+    expect(toml).toMatch(/^new_sqlite_classes = \["FloorUser"\]$/m);
+    expect(readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8")).toMatch(/^new_sqlite_classes = \["UserObject"\]$/m);
+  });
+  it("becomes a plain class, with an absolute main, for --floor-storage=plain", () => {
+    const plain = plainFloorToml(toml, "/abs/floor/index.ts");
+    expect(plain).toMatch(/^new_classes = \["FloorUser"\]$/m);
+    expect(plain).not.toMatch(/^new_sqlite_classes/m);
+    expect(plain).toMatch(/^main = "\/abs\/floor\/index.ts"$/m);
+    expect(() => plainFloorToml("name = \"x\"\n", "/m.ts")).toThrow(/no main or no new_sqlite_classes/);
   });
 });
 
