@@ -1,9 +1,13 @@
 import type { UserObject } from "./user.ts";
 
 /** Bindings and vars, as wrangler.toml and `wrangler secret put` supply them. */
-export interface Env {
+export interface Env extends Vars {
   USERS: DurableObjectNamespace<UserObject>;
   CONNECT_LIMITER: RateLimit;
+}
+
+/** The vars and secrets: all a Config is read from (the benchmark's floor reads its auth from them too). */
+export interface Vars {
   AUTH_SECRET?: string;
   /** The secret being rotated out: tokens signed with it stay valid until they expire. */
   AUTH_SECRET_PREVIOUS?: string;
@@ -62,7 +66,7 @@ const MAX_CLOCK_TOLERANCE_SECONDS = 300;
 export const MAX_ID_LENGTH = 128;
 export const MAX_JSON_DEPTH = 64;
 
-function positiveNumber(env: Env, name: keyof Env, fallback: number): number {
+function positiveNumber(env: Vars, name: keyof Vars, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
@@ -77,7 +81,7 @@ function list(raw: string | undefined): string[] | undefined {
   return items.length > 0 ? items : undefined;
 }
 
-function readAuth(env: Env): AuthConfig {
+function readAuth(env: Vars): AuthConfig {
   if (env.AUTH_SECRET_PREVIOUS && !env.AUTH_SECRET) {
     throw new Error("AUTH_SECRET_PREVIOUS is set but AUTH_SECRET is not: set the new secret as AUTH_SECRET");
   }
@@ -105,9 +109,9 @@ function readAuth(env: Env): AuthConfig {
   return { secrets, jwksUrl, issuer: list(env.AUTH_ISSUER), audience: list(env.AUTH_AUDIENCE), clockToleranceSeconds };
 }
 
-const cache = new WeakMap<Env, Config>();
+const cache = new WeakMap<Vars, Config>();
 
-export function readConfig(env: Env): Config {
+export function readConfig(env: Vars): Config {
   let config = cache.get(env);
   if (config) return config;
   const origins = env.ALLOWED_ORIGINS?.split(",").map((o) => o.trim()).filter(Boolean) ?? [];

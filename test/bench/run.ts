@@ -16,12 +16,11 @@ import { parseOptions, type BenchOptions, type ScenarioName } from "./options.ts
 import { cpuDelta, sampleWorkerd } from "./proc.ts";
 import { profileMarkdown, profiled, projectFunctions, summarizeProfile } from "./profile.ts";
 import { SCENARIO_TITLES, TARGETS, resultsTable, targetsTable } from "./report.ts";
-import { plainFloorToml, snapshotServer } from "./snapshot.ts";
+import { FLOOR_PATH, plainFloorToml, snapshotServer } from "./snapshot.ts";
 import { connect, crash, drain, fanin, pairs, type Ctx, type RunOutput } from "./scenarios.ts";
 import { aggregateRuns, evaluateTargets, ratios, type Metrics, type ScenarioMedians } from "./stats.ts";
 
 type Kind = "server" | "floor";
-const FLOOR_DIR = join(ROOT, "test/bench/floor");
 /** Counts where one bad run must show: the worst run is reported, not the median. */
 const WORST = new Set(["lost", "duplicated", "outOfOrder", "errors", "anomalies", "missingFromSenderLog", "missingAtRecipient"]);
 /** The whole run's hard limit, whatever the knobs say. */
@@ -33,15 +32,10 @@ mkdirSync(outDir, { recursive: true });
 
 // ---- servers: every one we start is stopped, however the run ends ------------------------
 
-const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, "node_modules"));
+const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"));
 process.once("exit", () => snapshot.cleanup());
-const floorConfig = opts.floorStorage === "sqlite" ? join(FLOOR_DIR, "wrangler.toml") : plainFloorConfig();
-
-function plainFloorConfig(): string {
-  const path = join(snapshot.dir, "floor-plain.toml");
-  writeFileSync(path, plainFloorToml(readFileSync(join(FLOOR_DIR, "wrangler.toml"), "utf8"), join(FLOOR_DIR, "index.ts")));
-  return path;
-}
+const floorConfig = join(snapshot.floorDir, "wrangler.toml");
+if (opts.floorStorage === "plain") writeFileSync(floorConfig, plainFloorToml(readFileSync(floorConfig, "utf8")));
 const live = new Set<DevServer>();
 /**
  * Starts a fresh server. Its persisted state (a temp dir; thousands of SQLite

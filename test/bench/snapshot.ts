@@ -4,6 +4,10 @@
  * a run takes minutes, so the benchmark runs a snapshot (src/, wrangler.toml,
  * package.json, tsconfig.json, node_modules linked) and records its hash.
  *
+ * The floor worker (test/bench/floor) is copied alongside, at the same
+ * relative path: it imports the server's auth and frame builders from src/, so
+ * it must get the snapshot's, the code being benchmarked.
+ *
  * The snapshot's wrangler.toml has its [[ratelimits]] raised: those are
  * bindings, not vars, and the connect scenario makes thousands of upgrades
  * from one loopback address. The limiter is still called on every connect.
@@ -17,7 +21,9 @@ export interface Snapshot {
   dir: string;
   /** The snapshot's wrangler.toml. */
   config: string;
-  /** sha256 over src/ and wrangler.toml, first 12 hex digits. */
+  /** The floor's directory in the snapshot (its wrangler.toml and index.ts). */
+  floorDir: string;
+  /** sha256 over src/, wrangler.toml and the floor, first 12 hex digits. */
   hash: string;
   cleanup(): void;
 }
@@ -27,15 +33,15 @@ export function raiseRateLimits(toml: string, limit = 1_000_000): string {
   return toml.replace(/^(\s*simple\s*=\s*\{[^}\n]*\blimit\s*=\s*)\d+/gm, `$1${limit}`);
 }
 
-/**
- * The floor's wrangler.toml for a plain (non-SQLite) class, for reference runs
- * (`--floor-storage=plain`): written elsewhere, so `main` becomes absolute.
- */
-export function plainFloorToml(toml: string, main: string): string {
-  const out = toml.replace(/^main = .*$/m, `main = ${JSON.stringify(main)}`).replace(/^new_sqlite_classes = /m, "new_classes = ");
-  if (out === toml || !/^new_classes = /m.test(out)) throw new Error("the floor's wrangler.toml has no main or no new_sqlite_classes migration");
+/** The floor's wrangler.toml for a plain (non-SQLite) class, for reference runs (`--floor-storage=plain`). */
+export function plainFloorToml(toml: string): string {
+  const out = toml.replace(/^new_sqlite_classes = /m, "new_classes = ");
+  if (out === toml) throw new Error("the floor's wrangler.toml has no new_sqlite_classes migration");
   return out;
 }
+
+/** Where the floor lives, in the repository and in a snapshot. */
+export const FLOOR_PATH = "test/bench/floor";
 
 function files(dir: string, root = dir, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
@@ -46,10 +52,14 @@ function files(dir: string, root = dir, out: string[] = []): string[] {
   return out;
 }
 
-/** Copies `root`'s server (src/, wrangler.toml, package.json, tsconfig.json); `nodeModules` is linked in. */
-export function snapshotServer(root: string, nodeModules = join(root, "node_modules")): Snapshot {
+/**
+ * Copies `root`'s server (src/, wrangler.toml, package.json, tsconfig.json)
+ * and the floor from `floorDir`; `nodeModules` is linked in.
+ */
+export function snapshotServer(root: string, floorDir: string, nodeModules = join(root, "node_modules")): Snapshot {
   const dir = mkdtempSync(join(tmpdir(), "lunarloom-bench-src-"));
   cpSync(join(root, "src"), join(dir, "src"), { recursive: true });
+  cpSync(floorDir, join(dir, FLOOR_PATH), { recursive: true });
   for (const f of ["package.json", "tsconfig.json"]) if (existsSync(join(root, f))) cpSync(join(root, f), join(dir, f));
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
   writeFileSync(join(dir, "wrangler.toml"), raiseRateLimits(toml));
@@ -57,9 +67,11 @@ export function snapshotServer(root: string, nodeModules = join(root, "node_modu
   const hash = createHash("sha256");
   for (const f of files(join(dir, "src"))) hash.update(f).update("\0").update(readFileSync(join(dir, "src", f))).update("\0");
   hash.update(toml);
+  for (const f of files(join(dir, FLOOR_PATH))) hash.update(f).update("\0").update(readFileSync(join(dir, FLOOR_PATH, f))).update("\0");
   return {
     dir,
     config: join(dir, "wrangler.toml"),
+    floorDir: join(dir, FLOOR_PATH),
     hash: hash.digest("hex").slice(0, 12),
     cleanup() {
       // The link first, so nothing can follow it into the real node_modules.

@@ -1,6 +1,6 @@
 /**
  * The benchmark's floor worker: a bare per-user Durable Object relay with the
- * server's auth (HS256 via jose, AUTH_SECRET, IDENTITY_CLAIM) and frame shapes
+ * server's own auth code (src/auth.ts, configured by the same vars) and frame shapes
  * (CONNECTION_ID, ACK_MSG to the sender, USER_MSG to the recipient's sockets,
  * RPC between per-user objects, sockets accepted with ctx.acceptWebSocket).
  *
@@ -10,34 +10,20 @@
  * server's numbers are read as a ratio to it. Not for any other use.
  */
 import { DurableObject } from "cloudflare:workers";
-import { jwtVerify } from "jose";
+import { tokenFrom, verifyToken } from "../../../src/auth.ts";
+import { readConfig, type Vars } from "../../../src/config.ts";
+import { connectionIdFrame, errorFrame, isoSecond, receivedAck, userMsgText, withSeq, type UserContent } from "../../../src/protocol.ts";
 
-interface FloorEnv {
+interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
-  AUTH_SECRET?: string;
-  IDENTITY_CLAIM?: string;
 }
 
 const USER_HEADER = "X-Floor-User";
 /** Offline messages kept in memory per user; beyond this they are dropped (the benchmark stays below it). */
 const MAX_QUEUED = 100_000;
 
-const keys = new Map<string, Promise<CryptoKey>>();
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = keys.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-    keys.set(secret, key);
-  }
-  return key;
-}
-
 function httpError(status: number, error: string, reason: string): Response {
   return Response.json({ error, reason }, { status });
-}
-
-function isoSecond(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19) + "Z";
 }
 
 export default {
@@ -46,19 +32,11 @@ export default {
     if (url.pathname === "/health") return Response.json({ status: "ok" });
     if (url.pathname !== "/ws") return httpError(404, "not_found", "connect to /ws");
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "WebSocket only");
-    if (!env.AUTH_SECRET) return httpError(503, "server_misconfigured", "AUTH_SECRET is not set");
-    const token = url.searchParams.get("Authentication") ?? request.headers.get("Authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    if (!token) return httpError(401, "missing_token", "no token");
-    let identity: unknown;
-    try {
-      const { payload } = await jwtVerify(token, await hmacKey(env.AUTH_SECRET), { algorithms: ["HS256"] });
-      identity = payload[env.IDENTITY_CLAIM || "userId"];
-    } catch {
-      return httpError(401, "invalid_token", "token could not be verified");
-    }
-    if (typeof identity !== "string" || identity.length === 0 || identity.length > 128) {
-      return httpError(401, "missing_identity", "no identity claim");
-    }
+    const config = readConfig(env);
+    if (config.auth.secrets.length === 0 && config.auth.jwksUrl === null) return httpError(503, "server_misconfigured", "AUTH_SECRET is not set");
+    const auth = await verifyToken(tokenFrom(request, url), config);
+    if (!auth.ok) return httpError(auth.status, auth.error, auth.reason);
+    const identity = auth.identity;
     const forwarded = new URL(url);
     forwarded.searchParams.delete("Authentication");
     const headers = new Headers(request.headers);
@@ -91,17 +69,7 @@ export class FloorUser extends DurableObject<FloorEnv> {
     this.ctx.acceptWebSocket(server);
     const connectionId = crypto.randomUUID();
     server.serializeAttachment({ user, connectionId } satisfies Attachment);
-    server.send(
-      JSON.stringify({
-        id: crypto.randomUUID(),
-        from: "system",
-        to: user,
-        type: "SYSTEM_MSG",
-        time: isoSecond(Date.now()),
-        content: "CONNECTION_ID",
-        message: { connectionId, user, seq: this.seq },
-      }),
-    );
+    server.send(connectionIdFrame(user, connectionId, this.seq, Date.now()));
     for (const text of this.queue.splice(0)) server.send(text);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -120,14 +88,15 @@ export class FloorUser extends DurableObject<FloorEnv> {
     }
     const { id, to, type, content, message } = frame ?? {};
     if (type !== "USER_MSG" || typeof id !== "string" || typeof to !== "string" || typeof content !== "string" || message === undefined) {
-      ws.send(JSON.stringify({ id: crypto.randomUUID(), from: "system", type: "SYSTEM_MSG", time: isoSecond(now), content: "ERROR", message: { code: "BAD_MESSAGE", reason: "the floor relays USER_MSG only" } }));
+      ws.send(errorFrame("BAD_MESSAGE", "the floor relays USER_MSG only", undefined, now));
       return;
     }
     const serverId = crypto.randomUUID();
     const time = isoSecond(now);
-    ws.send(JSON.stringify({ id, from: user, type: "ACK_MSG", time, content: "MESSAGE_RECEIVED", message: serverId }));
-    const text = JSON.stringify({ id: serverId, from: user, to, type: "USER_MSG", time, content, message });
-    const copy = `${text.slice(0, -1)},"seq":${++this.seq}}`;
+    ws.send(receivedAck(id, user, time, serverId));
+    // Re-serialized, not relayed raw: the floor skips the server's one-pass scanner.
+    const text = userMsgText(serverId, user, to, time, content as UserContent, JSON.stringify(message));
+    const copy = withSeq(text, ++this.seq);
     for (const other of this.ctx.getWebSockets()) if (other !== ws) trySend(other, copy);
     if (to === user) return;
     let stub = this.stubs.get(to);
@@ -142,7 +111,7 @@ export class FloorUser extends DurableObject<FloorEnv> {
 
   /** RPC from another user's object: push to every socket, or hold in memory while offline. */
   async deliver(text: string): Promise<void> {
-    const framed = `${text.slice(0, -1)},"seq":${++this.seq}}`;
+    const framed = withSeq(text, ++this.seq);
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) {
       if (this.queue.length < MAX_QUEUED) this.queue.push(framed);
