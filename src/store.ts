@@ -230,6 +230,12 @@ export class Store {
     this.sql.exec("DELETE FROM retries WHERE recipient = ?", recipient);
   }
 
+  /** When a recipient in backoff may be tried again; null if its last delivery did not fail. */
+  retryDue(recipient: string): number | null {
+    if (!this.ready) return null;
+    return this.sql.exec<{ due: number }>("SELECT due FROM retries WHERE recipient = ?", recipient).toArray()[0]?.due ?? null;
+  }
+
   outboxRecipients(): string[] {
     if (!this.ready) return [];
     return this.sql.exec<{ recipient: string }>("SELECT DISTINCT recipient FROM outbox").toArray().map((r) => r.recipient);

@@ -145,6 +145,7 @@ export class UserObject extends DurableObject<Env> {
     }
     const now = Date.now();
     // Delivery runs from the outbox; the alarm covers a flush that never finishes.
+    if (recipients.size > 0) this.armSafetyNet(now + SAFETY_NET_MS);
     for (const recipient of recipients) this.ctx.waitUntil(this.flush(recipient, now));
   }
 
@@ -258,13 +259,14 @@ export class UserObject extends DurableObject<Env> {
    * Drains the outbox for one recipient, oldest first, a batch per RPC. A
    * second caller while a drain runs joins it: the running loop picks up the
    * new rows, so there is never more than one call in flight per recipient.
+   * A recipient in backoff is left to its retry alarm, whoever asks: new
+   * messages and other wakes must not hammer an object that is failing.
    */
   private flush(recipient: string, now: number): Promise<void> {
     const running = this.flushing.get(recipient);
     if (running) return running;
-    const drain = this.wakeBy(now + SAFETY_NET_MS)
-      .then(() => this.drain(recipient))
-      .finally(() => this.flushing.delete(recipient));
+    if ((this.store.retryDue(recipient) ?? 0) > now) return Promise.resolve();
+    const drain = this.drain(recipient).finally(() => this.flushing.delete(recipient));
     this.flushing.set(recipient, drain);
     return drain;
   }
@@ -318,6 +320,19 @@ export class UserObject extends DurableObject<Env> {
   }
 
   // ---- the alarm: outbox retries, token expiry, retention ----------------------------------
+
+  /**
+   * Arms the safety net in the batch's own turn, so the alarm commits with the
+   * outbox rows it guards: a crash just after the acks still leaves a wake-up.
+   * Right after a wake the current alarm is not known yet and is replaced: at
+   * worst an earlier one fires up to SAFETY_NET_MS late, and alarm() then
+   * recomputes every deadline.
+   */
+  private armSafetyNet(at: number): void {
+    if (this.alarmAt != null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
 
   /** Makes sure the alarm fires no later than `at`. Reads storage once per wake, then trusts the cache. */
   private async wakeBy(at: number): Promise<void> {

@@ -141,6 +141,12 @@ describe("resume with since", () => {
 });
 
 /** Alice's message to a bob whose object refuses deliveries: acked, and waiting in alice's outbox. */
+/** Makes `user`'s pending retries due now, as if their backoff had passed, and runs the alarm. */
+async function retryNow(user: string): Promise<boolean> {
+  await runInDurableObject(stub(user), (_o, state) => state.storage.sql.exec("UPDATE retries SET due = 0"));
+  return runDurableObjectAlarm(stub(user));
+}
+
 async function stuckMessage(text: string) {
   const alice = uniqueUser("alice");
   const bob = uniqueUser("flaky");
@@ -157,18 +163,56 @@ describe("the outbox", () => {
     expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(1);
     // A failed attempt by alarm keeps the row and counts it. (The alarm's own
     // timer may also fire during the test: both paths are the same retry.)
-    await runDurableObjectAlarm(stub(alice));
+    await retryNow(alice);
     expect(await count(alice, "SELECT attempts AS n FROM retries")).toBeGreaterThanOrEqual(2);
     expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(1);
     vi.restoreAllMocks();
     const b = await Client.connect(bob);
-    await runDurableObjectAlarm(stub(alice));
+    await retryNow(alice);
     expect(await b.next()).toMatchObject({ id: ack.message, message: "eventually", seq: 1 });
     expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0);
     expect(await count(alice, "SELECT count(*) AS n FROM retries")).toBe(0);
     // Running the alarm again sends nothing twice.
     await runDurableObjectAlarm(stub(alice));
     await b.expectNothingMore();
+  });
+
+  it("leaves a failing recipient alone until its backoff has passed, whatever else wakes the sender", async () => {
+    const { alice, bob, a } = await stuckMessage("first");
+    const attempts = () => count(alice, "SELECT attempts AS n FROM retries");
+    const due = () => count(alice, "SELECT due AS n FROM retries");
+    await runInDurableObject(stub(alice), (_o, state) => state.storage.sql.exec("UPDATE retries SET due = ?", Date.now() + 60_000));
+    const calls = vi.mocked(UserObject.prototype.deliver).mock.calls.length;
+    // A new message to the same recipient, and an alarm run for any reason: neither calls it.
+    await a.message(bob, "second");
+    await runDurableObjectAlarm(stub(alice));
+    expect(vi.mocked(UserObject.prototype.deliver).mock.calls.length).toBe(calls);
+    expect(await attempts()).toBe(1);
+    expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(2);
+    // The alarm stays set for the retry, and once it is due both go in one call.
+    expect(await runInDurableObject(stub(alice), (_o, state) => state.storage.getAlarm())).toBeLessThanOrEqual(await due());
+    vi.restoreAllMocks();
+    const b = await Client.connect(bob);
+    await retryNow(alice);
+    expect((await b.take(2)).map((f) => f.message)).toEqual(["first", "second"]);
+    expect(await count(alice, "SELECT count(*) AS n FROM retries")).toBe(0);
+  });
+
+  it("arms the safety-net alarm with the acked writes, even in an object just woken from hibernation", async () => {
+    const alice = uniqueUser("alice");
+    const bob = uniqueUser("bob");
+    const a = await Client.connect(alice);
+    await evictDurableObject(stub(alice));
+    // The woken object cannot read its alarm: arming must not wait for that read,
+    // or a crash between the acks and the read would leave the outbox with no wake-up.
+    await runInDurableObject(stub(alice), (_o, state) => {
+      vi.spyOn(state.storage, "getAlarm").mockReturnValue(new Promise(() => {}));
+    });
+    await a.message(bob, "guarded");
+    vi.restoreAllMocks();
+    const alarm = await runInDurableObject(stub(alice), (_o, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm!).toBeLessThanOrEqual(Date.now() + 10_000);
   });
 
   it("keeps the log and a pending outbox through eviction", async () => {
@@ -178,7 +222,7 @@ describe("the outbox", () => {
     await evictDurableObject(stub(bob)); // the new instance is healthy
     vi.restoreAllMocks();
     expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(1);
-    expect(await runDurableObjectAlarm(stub(alice))).toBe(true);
+    expect(await retryNow(alice)).toBe(true);
     const b = await Client.open(bob);
     expect(await b.client.next()).toMatchObject({ id: ack.message, message: "survives" });
     const copy = await (await Client.connect(alice, { since: 0 })).next();
