@@ -94,6 +94,37 @@ describe("tokens", () => {
   });
 });
 
+describe("identity and expiry come from the token only", () => {
+  // The object trusts these two headers from the Worker; a client's own copies must never reach it.
+  it("overwrites a client's X-LunarLoom-User", async () => {
+    const john = uniqueUser("john");
+    const rick = uniqueUser("rick");
+    const res = await upgrade(`?Authentication=${await tokenFor(john)}`, { "X-LunarLoom-User": rick });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    ws.accept();
+    const client = await Client.adopt(john, ws);
+    const ack = await client.message(uniqueUser("someone"), "who am I");
+    expect(ack.from).toBe(john);
+    client.close();
+  });
+
+  it("overwrites a client's X-LunarLoom-Expires, and drops it for a token without exp", async () => {
+    const never = await new SignJWT({ userId: uniqueUser("noexp") }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("test-secret"));
+    for (const token of [await tokenFor(uniqueUser("tenhours")), never]) {
+      // Expiry at 1 ms past the epoch: believed, it would close the socket (4001) on its first frame.
+      const res = await upgrade(`?Authentication=${token}`, { "X-LunarLoom-Expires": "1" });
+      expect(res.status).toBe(101);
+      const ws = res.webSocket!;
+      ws.accept();
+      const client = await Client.adopt("any", ws);
+      expect((await client.message(uniqueUser("someone"), "still here")).type).toBe("ACK_MSG");
+      expect(client.closed).toBeNull();
+      client.close();
+    }
+  });
+});
+
 describe("CONNECTION_ID", () => {
   it("is the first frame, with the user, a connection id and seq 0 for a new user", async () => {
     const user = uniqueUser("hello");

@@ -7,6 +7,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { isoSecond, userMsgText } from "../../src/protocol.ts";
+import type { Envelope } from "../../src/store.ts";
 import { UserObject } from "../../src/user.ts";
 import { Client, uniqueUser } from "./helpers.ts";
 
@@ -213,6 +215,19 @@ describe("the outbox", () => {
     const alarm = await runInDurableObject(stub(alice), (_o, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
     expect(alarm!).toBeLessThanOrEqual(Date.now() + 10_000);
+  });
+
+  it("takes an envelope it already has only once (a sender retrying after a lost reply)", async () => {
+    const rick = uniqueUser("rick");
+    const b = await Client.connect(rick);
+    const id = crypto.randomUUID();
+    const frame = userMsgText(id, "john", rick, isoSecond(Date.now()), "TEXT_MESSAGE", '"once"');
+    const envelope: Envelope = { id, sender: "john", recipient: rick, type: "USER_MSG", frame };
+    await stub(rick).deliver([envelope]);
+    await stub(rick).deliver([envelope, envelope]);
+    expect(await b.next()).toMatchObject({ id, message: "once", seq: 1 });
+    await b.expectNothingMore();
+    expect(await count(rick, "SELECT count(*) AS n FROM log")).toBe(1);
   });
 
   it("keeps the log and a pending outbox through eviction", async () => {

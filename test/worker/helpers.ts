@@ -39,6 +39,8 @@ export type Frame = Record<string, any>;
 
 export class Client {
   readonly frames: Frame[] = [];
+  /** Each text frame as sent on the wire, in arrival order (CONNECTION_ID first). */
+  readonly texts: string[] = [];
   private read = 0;
   private waiter: (() => void) | null = null;
   closed: { code: number; reason: string } | null = null;
@@ -48,6 +50,7 @@ export class Client {
     readonly ws: WebSocket,
   ) {
     ws.addEventListener("message", (e) => {
+      if (typeof e.data === "string") this.texts.push(e.data);
       this.frames.push(typeof e.data === "string" ? (e.data === "pong" ? { pong: true } : JSON.parse(e.data)) : { binary: true });
       this.waiter?.();
     });
@@ -112,13 +115,12 @@ export class Client {
   }
 
   /**
-   * Proves that nothing more arrives: a ping round trip is ordered after any
-   * frame the server already sent on this socket.
+   * Proves that nothing more arrives: no reply to anything this socket sent
+   * (see drain), and no frame from another object within `settleMs`.
    */
   async expectNothingMore(settleMs = 50): Promise<void> {
     await new Promise((r) => setTimeout(r, settleMs));
-    this.send("ping");
-    expect(await this.next()).toEqual({ pong: true });
+    expect(await this.drain()).toEqual([]);
   }
 
   /**
