@@ -114,11 +114,11 @@ const cache = new WeakMap<Vars, Config>();
 export function readConfig(env: Vars): Config {
   let config = cache.get(env);
   if (config) return config;
-  const origins = env.ALLOWED_ORIGINS?.split(",").map((o) => o.trim()).filter(Boolean) ?? [];
+  const origins = list(env.ALLOWED_ORIGINS);
   config = {
     identityClaim: env.IDENTITY_CLAIM || "userId",
     auth: readAuth(env),
-    allowedOrigins: origins.length > 0 ? new Set(origins) : null,
+    allowedOrigins: origins ? new Set(origins) : null,
     maxMessageBytes: positiveNumber(env, "MAX_MESSAGE_BYTES", 64 * 1024),
     rateLimitPerSecond: positiveNumber(env, "RATE_LIMIT_PER_SECOND", 20),
     rateLimitBurst: positiveNumber(env, "RATE_LIMIT_BURST", 200),

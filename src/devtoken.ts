@@ -8,10 +8,10 @@ import { SignJWT } from "jose";
 /** The secret `npm start` runs with. Public on purpose: it must never be deployed. */
 export const DEV_AUTH_SECRET = "insecure-dev-secret-do-not-deploy";
 
-export function signToken(secret: string, user: string, identityClaim = "userId", expiresIn = "10h"): Promise<string> {
+export function signToken(secret: string, user: string, identityClaim = "userId"): Promise<string> {
   return new SignJWT({ [identityClaim]: user })
     .setProtectedHeader({ alg: "HS256" })
     .setIssuedAt()
-    .setExpirationTime(expiresIn)
+    .setExpirationTime("10h")
     .sign(new TextEncoder().encode(secret));
 }

@@ -6,14 +6,10 @@ import { tokenFrom, verifyToken } from "./auth.ts";
 import { MAX_ID_LENGTH, readConfig, type Env } from "./config.ts";
 import { signToken } from "./devtoken.ts";
 import { errorMessage, logEvent } from "./log.ts";
+import { httpError } from "./protocol.ts";
 import { EXPIRES_HEADER, USER_HEADER } from "./user.ts";
 
 export { UserObject } from "./user.ts";
-
-/** Every HTTP error has one shape: a status and `{ error, reason }`. */
-function httpError(status: number, error: string, reason: string): Response {
-  return Response.json({ error, reason }, { status });
-}
 
 export default {
   async fetch(request, env): Promise<Response> {

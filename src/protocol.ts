@@ -245,6 +245,11 @@ function scanObject(text: string): { depth: number; message?: string } {
 
 // ---- building server frames ------------------------------------------------
 
+/** Every HTTP refusal has one shape: a status and `{ error, reason }`. */
+export function httpError(status: number, error: string, reason: string): Response {
+  return Response.json({ error, reason }, { status });
+}
+
 /** ISO 8601 UTC to the second: `YYYY-MM-DDTHH:MM:SSZ`. */
 export function isoSecond(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19) + "Z";

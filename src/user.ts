@@ -19,6 +19,7 @@ import {
   connectionIdFrame,
   errorFrame,
   frameRef,
+  httpError,
   isoSecond,
   parseClientFrame,
   receiptText,
@@ -86,7 +87,7 @@ export class UserObject extends DurableObject<Env> {
   /** The Worker forwards an authenticated upgrade here. */
   override async fetch(request: Request): Promise<Response> {
     const user = request.headers.get(USER_HEADER);
-    if (!user) return Response.json({ error: "bad_request", reason: "not forwarded by the Worker" }, { status: 400 });
+    if (!user) return httpError(400, "bad_request", "not forwarded by the Worker");
     const expires = request.headers.get(EXPIRES_HEADER);
     const since = new URL(request.url).searchParams.get("since");
 
@@ -155,7 +156,7 @@ export class UserObject extends DurableObject<Env> {
     if (ws.readyState !== WebSocket.OPEN) return null;
     const { user, connectionId, expiresAt } = ws.deserializeAttachment() as Attachment;
     if (expiresAt !== null && now >= expiresAt) {
-      closeSocket(ws, CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a fresh token");
+      closeExpired(ws);
       return null;
     }
     let ref: string | undefined;
@@ -349,7 +350,7 @@ export class UserObject extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) {
       const { expiresAt } = ws.deserializeAttachment() as Attachment;
       if (expiresAt === null) continue;
-      if (expiresAt <= now) closeSocket(ws, CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a fresh token");
+      if (expiresAt <= now) closeExpired(ws);
       else nextExpiry = Math.min(nextExpiry, expiresAt);
     }
     await Promise.all(this.store.outboxRecipients().map((r) => this.flush(r, now)));
@@ -379,6 +380,10 @@ function closeSocket(ws: WebSocket, code: number, reason: string): void {
   } catch {
     // already closing
   }
+}
+
+function closeExpired(ws: WebSocket): void {
+  closeSocket(ws, CLOSE_TOKEN_EXPIRED, "token expired; reconnect with a fresh token");
 }
 
 /** A socket that is closing cannot be sent to; that must not stop delivery to the others. */

@@ -260,8 +260,8 @@ export class LunarLoomClient {
   private onError(error: ServerError): void {
     this.events.emit("error", error);
     if (TRANSIENT.has(error.code)) {
-      // RATE_LIMITED carries no ref, so which frame it hit is unknown: resend
-      // every pending message after a backoff; the server dedupes the rest.
+      // A transient refusal says nothing final about any pending message:
+      // resend them all after a backoff; the server dedupes those it has.
       if (this.outbox.size > 0) this.scheduleResend();
     } else if (error.ref !== undefined) {
       this.outbox.fail(error.ref, error.code, error.reason);

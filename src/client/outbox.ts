@@ -45,11 +45,16 @@ interface Entry {
 }
 
 const encoder = new TextEncoder();
+/** How many acks `serverId()` remembers: far more than any chat view shows. */
+export const SERVER_IDS_KEPT = 10_000;
 
 export class Outbox {
   /** Insertion order is send order: resends go out in the order the app sent. */
   private readonly entries = new Map<string, Entry>();
-  /** Client id → server id, for every ack this client has seen (the docs' `updateMessageId`). */
+  /**
+   * Client id → server id for the latest acks (the docs' `updateMessageId`):
+   * bounded, so a tab left open for weeks does not grow without end.
+   */
   private readonly serverIds = new Map<string, string>();
 
   /** The server's frame limit: a bigger frame is refused here, before it can sit in the outbox forever. */
@@ -94,6 +99,7 @@ export class Outbox {
   /** Settles a pending message. Null for an ack of nothing pending (the second ack after a resend). */
   ack(ack: Ack): Ack | null {
     this.serverIds.set(ack.clientId, ack.serverId);
+    if (this.serverIds.size > SERVER_IDS_KEPT) this.serverIds.delete(this.serverIds.keys().next().value!);
     const entry = this.entries.get(ack.clientId);
     if (!entry) return null;
     this.entries.delete(ack.clientId);

@@ -10,6 +10,7 @@ import { LunarLoomClient, SendError, fileBytes, filePayload, type ConnectionStat
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { backoffDelay } from "../../src/client/backoff.ts";
 import { ResumeCursor } from "../../src/client/cursor.ts";
+import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
 import { ROOT } from "./devserver.ts";
 
@@ -141,6 +142,16 @@ describe("backoffDelay", () => {
     );
     expect(backoffDelay(3, { baseMs: 100, capMs: 10_000 }, () => 0.5)).toBe(400);
     expect(backoffDelay(30, { baseMs: 100, capMs: 10_000 }, () => 0.5)).toBe(5000);
+  });
+});
+
+describe("Outbox server ids", () => {
+  it("remembers the latest acks' server ids, and only a bounded number of them", () => {
+    const outbox = new Outbox(64 * 1024);
+    for (let i = 0; i <= SERVER_IDS_KEPT; i++) outbox.ack({ clientId: `c${i}`, serverId: `s${i}`, time: "2026-11-27T00:00:00Z" });
+    expect(outbox.serverId(`c${SERVER_IDS_KEPT}`)).toBe(`s${SERVER_IDS_KEPT}`);
+    expect(outbox.serverId("c1")).toBe("s1");
+    expect(outbox.serverId("c0")).toBeUndefined();
   });
 });
 

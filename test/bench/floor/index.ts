@@ -12,7 +12,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { tokenFrom, verifyToken } from "../../../src/auth.ts";
 import { readConfig, type Vars } from "../../../src/config.ts";
-import { connectionIdFrame, errorFrame, isoSecond, receivedAck, userMsgText, withSeq, type UserContent } from "../../../src/protocol.ts";
+import { connectionIdFrame, errorFrame, httpError, isoSecond, receivedAck, userMsgText, withSeq, type UserContent } from "../../../src/protocol.ts";
 
 interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
@@ -21,10 +21,6 @@ interface FloorEnv extends Vars {
 const USER_HEADER = "X-Floor-User";
 /** Offline messages kept in memory per user; beyond this they are dropped (the benchmark stays below it). */
 const MAX_QUEUED = 100_000;
-
-function httpError(status: number, error: string, reason: string): Response {
-  return Response.json({ error, reason }, { status });
-}
 
 export default {
   async fetch(request, env): Promise<Response> {
