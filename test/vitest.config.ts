@@ -38,6 +38,7 @@ export default defineConfig({
                 RATE_LIMIT_BURST: "10",
                 MAX_SOCKETS_PER_USER: "3",
                 LOG_MAX_ROWS: "5",
+                MAX_MESSAGE_BYTES: "1024",
                 AUTH_CLOCK_TOLERANCE_SECONDS: "0",
                 ALLOWED_ORIGINS: "https://chat.example,https://app.example",
               },

@@ -5,7 +5,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Client, tokenFor, uniqueUser, upgrade } from "../worker/helpers.ts";
 
 const stub = (user: string) => env.USERS.getByName(user);
@@ -52,6 +52,21 @@ describe("per-user send rate", () => {
     const got = await y.take(11);
     expect(got.map((f) => f.id)).toContain(ack.message);
     expect(await closed(flooder)).toEqual({ code: 1008, reason: "rate limit exceeded repeatedly" });
+  });
+});
+
+describe("frame size", () => {
+  it("follows MAX_MESSAGE_BYTES (1024 here), counted in bytes", async () => {
+    const a = await Client.connect(uniqueUser("size"));
+    const to = uniqueUser("size-to");
+    const frame = (id: string, message: string) => JSON.stringify({ id, to, type: "USER_MSG", content: "TEXT_MESSAGE", message });
+    const fits = frame("fits", "a".repeat(1024 - frame("fits", "").length));
+    expect(new TextEncoder().encode(fits).length).toBe(1024);
+    a.send(fits);
+    expect(await a.next()).toMatchObject({ id: "fits", content: "MESSAGE_RECEIVED" });
+    a.send(frame("over", "a".repeat(1025 - frame("over", "").length)));
+    expect(await a.next()).toMatchObject({ content: "ERROR", message: { code: "TOO_LARGE", ref: "over" } });
+    expect((await a.message(to, "still up")).type).toBe("ACK_MSG");
   });
 });
 
@@ -146,26 +161,37 @@ describe("retention", () => {
 
   it("drops log (with its dedupe ids) and receipt rows older than RETENTION_DAYS by alarm, and schedules the next expiry", async () => {
     const me = uniqueUser("old");
-    const a = await Client.connect(me);
     const peer = uniqueUser("peer");
+    const a = await Client.connect(me);
+    const p = await Client.connect(peer);
     const ancient = await a.message(peer, "ancient", "old-id");
+    const theirs = await p.message(me, "read me");
+    expect(await a.next()).toMatchObject({ id: theirs.message });
+    a.send({ type: "ACK_MSG", content: "MESSAGE_READ", message: theirs.message });
+    expect(await a.drain()).toEqual([]);
     const day = 86_400_000;
     await runInDurableObject(stub(me), (_o, state) => {
       state.storage.sql.exec("UPDATE log SET created = created - ?", 31 * day);
+      state.storage.sql.exec("UPDATE receipts SET created = created - ?", 31 * day);
     });
     await a.message(peer, "recent");
+    // No socket left, so no token expiry competes for the alarm: what remains is retention's own.
+    a.close();
+    await vi.waitFor(() => expect(a.closed).not.toBeNull());
     await runDurableObjectAlarm(stub(me));
     const left = await runInDurableObject(stub(me), async (_o, state) => ({
       log: state.storage.sql.exec<{ id: string }>("SELECT id FROM log").toArray().map((r) => r.id),
+      receipts: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM receipts").one().n,
       oldest: state.storage.sql.exec<{ t: number }>("SELECT min(created) AS t FROM log").one().t,
       alarm: await state.storage.getAlarm(),
     }));
     expect(left.log).toHaveLength(1);
     expect(left.log).not.toContain(ancient.message);
-    expect(left.alarm).not.toBeNull();
-    expect(left.alarm!).toBeLessThanOrEqual(left.oldest + 30 * day);
+    expect(left.receipts).toBe(0);
+    expect(left.alarm).toBe(left.oldest + 30 * day);
     // The expired client id is forgotten: reusing it is a new message.
-    const reused = await a.message(peer, "new again", "old-id");
+    const again = await Client.connect(me);
+    const reused = await again.message(peer, "new again", "old-id");
     expect(reused.message).not.toBe(ancient.message);
   });
 });

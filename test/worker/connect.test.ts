@@ -5,7 +5,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Client, TIME, UUID, tokenFor, uniqueUser, upgrade } from "./helpers.ts";
 
 async function expectRefused(res: Response, status: number, error?: string): Promise<void> {
@@ -148,6 +148,14 @@ describe("CONNECTION_ID", () => {
     expect(a.hello.message.connectionId).not.toBe(b.hello.message.connectionId);
     a.client.close();
     b.client.close();
+  });
+});
+
+describe("closing", () => {
+  it("answers a client's close with the same code and reason", async () => {
+    const { client } = await Client.open(uniqueUser("bye"));
+    client.ws.close(4321, "see you");
+    await vi.waitFor(() => expect(client.closed).toEqual({ code: 4321, reason: "see you" }));
   });
 });
 
