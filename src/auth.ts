@@ -125,14 +125,24 @@ function identityFrom(value: unknown): string | null {
 
 export async function verifyToken(token: string | null, config: Pick<Config, "auth" | "identityClaim">): Promise<AuthResult> {
   if (!token) {
-    return { ok: false, status: 401, error: "missing_token", reason: "pass the token as ?Authentication=<JWT> or Authorization: Bearer <JWT>" };
+    return {
+      ok: false,
+      status: 401,
+      error: "missing_token",
+      reason: "pass the token as ?Authentication=<JWT> or Authorization: Bearer <JWT>",
+    };
   }
   let payload;
   try {
     payload = await verifiedPayload(token, config.auth);
   } catch (err) {
     if (err instanceof KeysUnavailable) {
-      return { ok: false, status: 503, error: "auth_unavailable", reason: `the identity provider's keys could not be fetched (${err.message}); try again` };
+      return {
+        ok: false,
+        status: 503,
+        error: "auth_unavailable",
+        reason: `the identity provider's keys could not be fetched (${err.message}); try again`,
+      };
     }
     if (err instanceof errors.JWTExpired) return { ok: false, status: 401, error: "expired_token", reason: "token has expired" };
     const reason = err instanceof errors.JOSEError ? err.message : "token could not be verified";

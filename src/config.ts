@@ -77,7 +77,11 @@ function positiveNumber(env: Vars, name: keyof Vars, fallback: number): number {
 }
 
 function list(raw: string | undefined): string[] | undefined {
-  const items = raw?.split(",").map((s) => s.trim()).filter(Boolean) ?? [];
+  const items =
+    raw
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean) ?? [];
   return items.length > 0 ? items : undefined;
 }
 
@@ -102,7 +106,9 @@ function readAuth(env: Vars): AuthConfig {
   if (rawTolerance !== undefined && rawTolerance !== "") {
     clockToleranceSeconds = Number(rawTolerance);
     if (!Number.isInteger(clockToleranceSeconds) || clockToleranceSeconds < 0 || clockToleranceSeconds > MAX_CLOCK_TOLERANCE_SECONDS) {
-      throw new Error(`AUTH_CLOCK_TOLERANCE_SECONDS must be a whole number from 0 to ${MAX_CLOCK_TOLERANCE_SECONDS}, got ${JSON.stringify(rawTolerance)}`);
+      throw new Error(
+        `AUTH_CLOCK_TOLERANCE_SECONDS must be a whole number from 0 to ${MAX_CLOCK_TOLERANCE_SECONDS}, got ${JSON.stringify(rawTolerance)}`,
+      );
     }
   }
 

@@ -153,7 +153,14 @@ export class Store {
       .exec<{ seq: number }>(
         `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO NOTHING RETURNING seq`,
-        e.id, clientId, e.sender, e.recipient, e.type, e.frame, queued ? 1 : 0, now,
+        e.id,
+        clientId,
+        e.sender,
+        e.recipient,
+        e.type,
+        e.frame,
+        queued ? 1 : 0,
+        now,
       )
       .toArray()[0];
     if (!row) return null;
@@ -170,7 +177,11 @@ export class Store {
   *replay(since: number): Generator<LoggedFrame> {
     if (!this.ready) return;
     // The UPDATE is a write, so a commit: skip it when nothing was replayed (the usual reconnect).
-    if (yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since))) {
+    if (
+      yield* rows(
+        this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since),
+      )
+    ) {
       this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1 AND seq > ?", since);
     }
   }
@@ -178,7 +189,9 @@ export class Store {
   /** The offline queue, in order; it is empty once consumed. */
   *takeQueued(): Generator<LoggedFrame> {
     if (!this.ready) return;
-    if (yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE queued = 1 ORDER BY seq"))) {
+    if (
+      yield* rows(this.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE queued = 1 ORDER BY seq"))
+    ) {
       this.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1");
     }
   }
@@ -199,7 +212,12 @@ export class Store {
   recordReceipt(messageId: string, content: string, now: number): boolean {
     return (
       this.db
-        .exec("INSERT INTO receipts (message_id, content, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1", messageId, content, now)
+        .exec(
+          "INSERT INTO receipts (message_id, content, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+          messageId,
+          content,
+          now,
+        )
         .toArray().length === 1
     );
   }
@@ -209,7 +227,11 @@ export class Store {
   enqueue(e: Envelope): void {
     this.db.exec(
       "INSERT INTO outbox (id, sender, recipient, type, frame) VALUES (?, ?, ?, ?, ?)",
-      e.id, e.sender, e.recipient, e.type, e.frame,
+      e.id,
+      e.sender,
+      e.recipient,
+      e.type,
+      e.frame,
     );
   }
 
@@ -218,7 +240,8 @@ export class Store {
     const rows = this.sql
       .exec<Envelope & { oid: number } & Record<string, SqlStorageValue>>(
         "SELECT oid, id, sender, recipient, type, frame FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
-        recipient, limit,
+        recipient,
+        limit,
       )
       .toArray();
     const envelopes = rows.map(({ id, sender, recipient, type, frame }) => ({ id, sender, recipient, type, frame }));
@@ -238,7 +261,10 @@ export class Store {
 
   outboxRecipients(): string[] {
     if (!this.ready) return [];
-    return this.sql.exec<{ recipient: string }>("SELECT DISTINCT recipient FROM outbox").toArray().map((r) => r.recipient);
+    return this.sql
+      .exec<{ recipient: string }>("SELECT DISTINCT recipient FROM outbox")
+      .toArray()
+      .map((r) => r.recipient);
   }
 
   /** Counts a failed delivery attempt and returns how many have failed in a row. */
@@ -278,10 +304,7 @@ export class Store {
   prune(cutoff: number, retentionMs: number): number | null {
     if (!this.ready) return null;
     // Log rows are created in seq order: everything before the first young row goes.
-    this.sql.exec(
-      "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18)",
-      cutoff,
-    );
+    this.sql.exec("DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18)", cutoff);
     this.sql.exec("DELETE FROM receipts WHERE created < ?", cutoff);
     const oldest = this.sql
       .exec<{ t: number | null }>(

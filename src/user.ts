@@ -92,7 +92,12 @@ export class UserObject extends DurableObject<Env> {
     const since = new URL(request.url).searchParams.get("since");
 
     const now = Date.now();
-    const attachment: Attachment = { user, connectionId: crypto.randomUUID(), expiresAt: expires ? Number(expires) : null, connectedAt: now };
+    const attachment: Attachment = {
+      user,
+      connectionId: crypto.randomUUID(),
+      expiresAt: expires ? Number(expires) : null,
+      connectedAt: now,
+    };
     if (attachment.expiresAt !== null) await this.wakeBy(attachment.expiresAt);
 
     const { 0: client, 1: server } = new WebSocketPair();

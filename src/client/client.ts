@@ -162,7 +162,13 @@ export class LunarLoomClient {
    * connection, and is resent on every connection until the server acks it.
    */
   send(to: string, message: unknown, options: SendOptions = {}): Outgoing {
-    const frame: OutgoingUserMsg = { id: options.id ?? crypto.randomUUID(), to, type: "USER_MSG", content: options.content ?? "TEXT_MESSAGE", message };
+    const frame: OutgoingUserMsg = {
+      id: options.id ?? crypto.randomUUID(),
+      to,
+      type: "USER_MSG",
+      content: options.content ?? "TEXT_MESSAGE",
+      message,
+    };
     const { outgoing, text } = this.outbox.add(frame);
     // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
     if (text !== null && this.currentState.status === "open" && this.resendTimer === undefined) this.connection.send(text);
@@ -283,5 +289,7 @@ export class LunarLoomClient {
 /** In a browser, `window` tells when the network comes and goes. */
 function browserNetwork(): NetworkSignal | null {
   const g = globalThis as { navigator?: { onLine?: unknown }; addEventListener?: unknown };
-  return typeof g.navigator?.onLine === "boolean" && typeof g.addEventListener === "function" ? (globalThis as unknown as NetworkSignal) : null;
+  return typeof g.navigator?.onLine === "boolean" && typeof g.addEventListener === "function"
+    ? (globalThis as unknown as NetworkSignal)
+    : null;
 }

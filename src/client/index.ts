@@ -2,7 +2,14 @@
  * The LunarLoom client: `import { LunarLoomClient } from "lunarloom-edge/client"`.
  * Runs in browsers and Node 22+ (global WebSocket).
  */
-export { LunarLoomClient, type ClientEvents, type ClientOptions, type ConnectionState, type SendOptions, type ServerError } from "./client.ts";
+export {
+  LunarLoomClient,
+  type ClientEvents,
+  type ClientOptions,
+  type ConnectionState,
+  type SendOptions,
+  type ServerError,
+} from "./client.ts";
 export { SendError, type Ack, type Outgoing } from "./outbox.ts";
 export { MAX_FILE_BYTES, fileBytes, filePayload, isFilePayload, type FilePayload } from "./file.ts";
 export type { BackoffOptions } from "./backoff.ts";

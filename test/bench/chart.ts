@@ -87,15 +87,22 @@ function latencyPanel(panel: LatencyPanel, x0: number, y0: number, w: number, h:
   }
   for (const f of [0, 0.25, 0.5, 0.75, 0.9, 1]) {
     const y = ly(f);
-    out.push(`<line x1="${num(plotX)}" y1="${num(y)}" x2="${num(plotX + plotW)}" y2="${num(y)}" stroke="${f === 0.5 || f === 0.9 ? "#dee2e6" : "#f1f3f5"}"/>`);
+    out.push(
+      `<line x1="${num(plotX)}" y1="${num(y)}" x2="${num(plotX + plotW)}" y2="${num(y)}" stroke="${f === 0.5 || f === 0.9 ? "#dee2e6" : "#f1f3f5"}"/>`,
+    );
     out.push(text(plotX - 6, y + 3, `${Math.round(f * 100)}%`, 'text-anchor="end" font-size="10" fill="#495057"'));
   }
   // p99 sits 1% below the top: a marked line, labelled inside the plot so it does not collide with 100%.
-  out.push(`<line x1="${num(plotX)}" y1="${num(ly(0.99))}" x2="${num(plotX + plotW)}" y2="${num(ly(0.99))}" stroke="#adb5bd" stroke-dasharray="2,3"/>`);
+  out.push(
+    `<line x1="${num(plotX)}" y1="${num(ly(0.99))}" x2="${num(plotX + plotW)}" y2="${num(ly(0.99))}" stroke="#adb5bd" stroke-dasharray="2,3"/>`,
+  );
   out.push(text(plotX + 4, ly(0.99) + 11, "p99", 'font-size="9" fill="#868e96"'));
   out.push(text(plotX + plotW / 2, plotY + plotH + 30, "latency (ms, log scale)", 'text-anchor="middle" font-size="11" fill="#495057"'));
   panel.series.forEach((s, i) => {
-    const pts = cdf(s.samples.filter((v) => Number.isFinite(v)), 300);
+    const pts = cdf(
+      s.samples.filter((v) => Number.isFinite(v)),
+      300,
+    );
     if (pts.length > 0) {
       // A step function: horizontal to the next value, then up.
       let d = `M${num(lx(pts[0]![0]))},${num(ly(0))}`;
@@ -105,7 +112,9 @@ function latencyPanel(panel: LatencyPanel, x0: number, y0: number, w: number, h:
     }
     const ly0 = plotY + plotH + 44 + Math.floor(i / 2) * 14;
     const lx0 = plotX + (i % 2) * (plotW / 2);
-    out.push(`<line x1="${num(lx0)}" y1="${num(ly0 - 4)}" x2="${num(lx0 + 22)}" y2="${num(ly0 - 4)}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5,3"' : ""}/>`);
+    out.push(
+      `<line x1="${num(lx0)}" y1="${num(ly0 - 4)}" x2="${num(lx0 + 22)}" y2="${num(ly0 - 4)}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5,3"' : ""}/>`,
+    );
     out.push(text(lx0 + 28, ly0, `${s.label} (n=${s.samples.length})`, 'font-size="11"'));
   });
   return out.join("\n");
@@ -121,7 +130,12 @@ function barsPanel(bars: readonly Bar[], x0: number, y0: number, w: number): { s
     out.push(text(x0 + 10, y + 20, `${b.label}`, 'font-size="12"'));
     const ratio = b.floor > 0 && Number.isFinite(b.server) ? `${(b.server / b.floor).toFixed(2)}× floor` : "";
     out.push(text(x0 + 10, y + 34, ratio, 'font-size="11" fill="#868e96"'));
-    for (const [i, [who, v, color]] of ([["server", b.server, SERVER_COLOR], ["floor", b.floor, FLOOR_COLOR]] as const).entries()) {
+    for (const [i, [who, v, color]] of (
+      [
+        ["server", b.server, SERVER_COLOR],
+        ["floor", b.floor, FLOOR_COLOR],
+      ] as const
+    ).entries()) {
       const by = y + i * 20 + 4;
       const bw = Number.isFinite(v) ? Math.max(1, (v / max) * barMax) : 0;
       out.push(`<rect x="${num(x0 + labelW)}" y="${num(by)}" width="${num(bw)}" height="16" fill="${color}" opacity="0.85"/>`);

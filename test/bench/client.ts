@@ -76,7 +76,12 @@ export class BenchSocket {
   }
 
   /** Opens a socket; `handler` sees every frame after CONNECTION_ID, including a replayed backlog. */
-  static open(wsUrl: string, user: string, token: string, opts: { since?: number; handler?: FrameHandler; timeoutMs?: number } = {}): BenchSocket {
+  static open(
+    wsUrl: string,
+    user: string,
+    token: string,
+    opts: { since?: number; handler?: FrameHandler; timeoutMs?: number } = {},
+  ): BenchSocket {
     const query = `Authentication=${encodeURIComponent(token)}${opts.since === undefined ? "" : `&since=${opts.since}`}`;
     const sock = new BenchSocket(user, new WebSocket(`${wsUrl}/ws?${query}`), opts.timeoutMs ?? 30_000);
     if (opts.handler) sock.handler = opts.handler;

@@ -84,8 +84,22 @@ export const QUICK: Partial<BenchOptions> = {
 };
 
 const NUMERIC = [
-  "rounds", "pairs", "messages", "window", "payloadBytes", "warmup", "faninSenders", "faninMessages", "connects",
-  "connectConcurrency", "drain", "drainWindow", "crashMessages", "crashRedeliverMs", "scenarioTimeoutMs", "profileIntervalUs",
+  "rounds",
+  "pairs",
+  "messages",
+  "window",
+  "payloadBytes",
+  "warmup",
+  "faninSenders",
+  "faninMessages",
+  "connects",
+  "connectConcurrency",
+  "drain",
+  "drainWindow",
+  "crashMessages",
+  "crashRedeliverMs",
+  "scenarioTimeoutMs",
+  "profileIntervalUs",
 ] as const satisfies readonly (keyof BenchOptions)[];
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -132,8 +146,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   }
   const only = (values.only as string | undefined) ?? env.BENCH_ONLY;
   if (only) {
-    const names = only.split(",").map((s) => s.trim()).filter(Boolean);
-    for (const n of names) if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario ${n}; expected ${SCENARIOS.join(", ")}`);
+    const names = only
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const n of names)
+      if (!(SCENARIOS as readonly string[]).includes(n)) throw new Error(`unknown scenario ${n}; expected ${SCENARIOS.join(", ")}`);
     opts.scenarios = names as ScenarioName[];
   }
   if (values.profile === true || env.BENCH_PROFILE === "1") opts.profile = true;

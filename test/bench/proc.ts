@@ -118,7 +118,11 @@ export function cpuDelta(before: WorkerdSample, after: WorkerdSample): { total: 
  * Waits until workerd is quiet (under `busyFraction` of one core for
  * `quietMs`), or `maxMs` has passed. Returns whether it went quiet.
  */
-export async function waitIdle(root: number, publicPort: number, opts: { quietMs?: number; maxMs?: number; busyFraction?: number } = {}): Promise<boolean> {
+export async function waitIdle(
+  root: number,
+  publicPort: number,
+  opts: { quietMs?: number; maxMs?: number; busyFraction?: number } = {},
+): Promise<boolean> {
   const quietMs = opts.quietMs ?? 400;
   const maxMs = opts.maxMs ?? 10_000;
   // CPU time moves in clock ticks (10 ms at 100 Hz): the default allows one tick per 100 ms window.

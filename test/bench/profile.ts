@@ -258,7 +258,10 @@ export function summarizeProfile(profile: CpuProfile, modules: ModuleMap = new M
     programSamples: program,
     gcSamples: gc,
     functions: functions.slice(0, top),
-    files: [...files.entries()].map(([file, selfSamples]) => ({ file, selfSamples })).sort((a, b) => b.selfSamples - a.selfSamples).slice(0, 15),
+    files: [...files.entries()]
+      .map(([file, selfSamples]) => ({ file, selfSamples }))
+      .sort((a, b) => b.selfSamples - a.selfSamples)
+      .slice(0, 15),
   };
 }
 
@@ -288,7 +291,9 @@ export function profileMarkdown(title: string, s: ProfileSummary, own: FunctionC
     "",
     `| function (self) | samples | % busy | µs/${unit} | incl. % |`,
     "|---|--:|--:|--:|--:|",
-    ...s.functions.map((f) => `| ${esc(f.key)} | ${f.selfSamples} | ${pct(f.selfSamples)} | ${us(f.selfSamples)} | ${pct(f.totalSamples)} |`),
+    ...s.functions.map(
+      (f) => `| ${esc(f.key)} | ${f.selfSamples} | ${pct(f.selfSamples)} | ${us(f.selfSamples)} | ${pct(f.totalSamples)} |`,
+    ),
     "",
     `| source (self) | samples | % busy | µs/${unit} |`,
     "|---|--:|--:|--:|",

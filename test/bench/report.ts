@@ -8,14 +8,28 @@ import type { ScenarioMedians, TargetResult, TargetSpec } from "./stats.ts";
 export const TARGETS: readonly TargetSpec[] = [
   { label: "pairs throughput ≥ 0.5× floor", scenario: "pairs", metric: "msgsPerSec", of: "ratio", op: ">=", threshold: 0.5 },
   { label: "pairs ack p99 ≤ 2× floor", scenario: "pairs", metric: "ackP99", of: "ratio", op: "<=", threshold: 2 },
-  { label: "every ack after a durable commit (acked, then SIGKILL: missing from the sender's log)", scenario: "crash", metric: "missingFromSenderLog", of: "server", op: "==", threshold: 0 },
+  {
+    label: "every ack after a durable commit (acked, then SIGKILL: missing from the sender's log)",
+    scenario: "crash",
+    metric: "missingFromSenderLog",
+    of: "server",
+    op: "==",
+    threshold: 0,
+  },
   { label: "connects/s ≥ 0.9× floor", scenario: "connect", metric: "connectsPerSec", of: "ratio", op: ">=", threshold: 0.9 },
   { label: "bytes per connection ≤ 1.2× floor", scenario: "connect", metric: "bytesPerConn", of: "ratio", op: "<=", threshold: 1.2 },
   { label: "offline drain ≥ 5,000 msgs/s", scenario: "drain", metric: "msgsPerSec", of: "server", op: ">=", threshold: 5000 },
   { label: "pairs: lost + duplicated + out-of-order = 0", scenario: "pairs", metric: "anomalies", of: "server", op: "==", threshold: 0 },
   { label: "fan-in: lost + duplicated + out-of-order = 0", scenario: "fanin", metric: "anomalies", of: "server", op: "==", threshold: 0 },
   { label: "drain: lost + duplicated + out-of-order = 0", scenario: "drain", metric: "anomalies", of: "server", op: "==", threshold: 0 },
-  { label: "crash: acked messages reach the recipient after the restart", scenario: "crash", metric: "missingAtRecipient", of: "server", op: "==", threshold: 0 },
+  {
+    label: "crash: acked messages reach the recipient after the restart",
+    scenario: "crash",
+    metric: "missingAtRecipient",
+    of: "server",
+    op: "==",
+    threshold: 0,
+  },
 ];
 
 /** Rows of the results table: which metrics to show, in order, and how. */
@@ -102,7 +116,9 @@ export function resultsTable(results: Readonly<Record<string, ScenarioMedians>>)
       const f = m.floor?.[row.metric];
       if (s === undefined && f === undefined) continue;
       const r = row.unit === "count" ? undefined : m.ratio?.[row.metric];
-      lines.push(`| ${SCENARIO_TITLES[scenario]} | ${row.label} (${row.unit}) | ${fmt(s, row.unit)} | ${fmt(f, row.unit)} | ${fmt(r, "ratio")} |`);
+      lines.push(
+        `| ${SCENARIO_TITLES[scenario]} | ${row.label} (${row.unit}) | ${fmt(s, row.unit)} | ${fmt(f, row.unit)} | ${fmt(r, "ratio")} |`,
+      );
     }
   }
   return lines.join("\n");
@@ -111,7 +127,12 @@ export function resultsTable(results: Readonly<Record<string, ScenarioMedians>>)
 export function targetsTable(targets: readonly TargetResult[]): string {
   const lines = ["| target | measured | required | met |", "|---|--:|--:|---|"];
   for (const t of targets) {
-    const shown = t.of === "ratio" ? fmt(t.value, "ratio") : Number.isFinite(t.value) ? fmt(t.value, t.metric === "msgsPerSec" ? "msgs/s" : "count") : "–";
+    const shown =
+      t.of === "ratio"
+        ? fmt(t.value, "ratio")
+        : Number.isFinite(t.value)
+          ? fmt(t.value, t.metric === "msgsPerSec" ? "msgs/s" : "count")
+          : "–";
     const required = `${t.op === "==" ? "=" : t.op} ${t.of === "ratio" ? `${t.threshold}×` : t.threshold.toLocaleString("en-US")}`;
     lines.push(`| ${t.label} | ${shown} | ${required} | ${t.met === null ? "not measured" : t.met ? "met" : "**not met**"} |`);
   }

@@ -112,7 +112,9 @@ async function bench(): Promise<void> {
     rec.runs[kind].push(run);
     const pool = ((samples[scenario] ??= {})[kind] ??= { ack: [], delivery: [], connect: [] });
     for (const k of ["ack", "delivery", "connect"] as const) for (const v of out?.samples[k] ?? []) pool[k].push(v);
-    log(`  ${scenario.padEnd(7)} round ${round}/${opts.rounds} ${kind.padEnd(6)} ${error ? `FAILED: ${run.error?.split("\n")[0]}` : brief(metrics)}${run.notes.length ? `  [${run.notes.join("; ")}]` : ""}`);
+    log(
+      `  ${scenario.padEnd(7)} round ${round}/${opts.rounds} ${kind.padEnd(6)} ${error ? `FAILED: ${run.error?.split("\n")[0]}` : brief(metrics)}${run.notes.length ? `  [${run.notes.join("; ")}]` : ""}`,
+    );
   };
 
   for (const scenario of opts.scenarios) {
@@ -182,14 +184,28 @@ async function bench(): Promise<void> {
       latencyPanel("fanin", `fan-in: ${opts.faninSenders} senders → 1, ${opts.faninMessages} msgs each`),
       {
         title: `connect: ${opts.connects} sockets, time to CONNECTION_ID`,
-        series: (["server", "floor"] as const).map((k) => ({ label: `${k}`, color: k === "server" ? SERVER_COLOR : FLOOR_COLOR, samples: samples.connect?.[k]?.connect ?? [] })),
+        series: (["server", "floor"] as const).map((k) => ({
+          label: `${k}`,
+          color: k === "server" ? SERVER_COLOR : FLOOR_COLOR,
+          samples: samples.connect?.[k]?.connect ?? [],
+        })),
       },
     ],
     bars: [
       { label: "pairs", unit: "msgs/s", server: medians.pairs?.server?.msgsPerSec ?? NaN, floor: medians.pairs?.floor?.msgsPerSec ?? NaN },
       { label: "fan-in", unit: "msgs/s", server: medians.fanin?.server?.msgsPerSec ?? NaN, floor: medians.fanin?.floor?.msgsPerSec ?? NaN },
-      { label: "offline drain", unit: "msgs/s", server: medians.drain?.server?.msgsPerSec ?? NaN, floor: medians.drain?.floor?.msgsPerSec ?? NaN },
-      { label: "connect", unit: "conn/s", server: medians.connect?.server?.connectsPerSec ?? NaN, floor: medians.connect?.floor?.connectsPerSec ?? NaN },
+      {
+        label: "offline drain",
+        unit: "msgs/s",
+        server: medians.drain?.server?.msgsPerSec ?? NaN,
+        floor: medians.drain?.floor?.msgsPerSec ?? NaN,
+      },
+      {
+        label: "connect",
+        unit: "conn/s",
+        server: medians.connect?.server?.connectsPerSec ?? NaN,
+        floor: medians.connect?.floor?.connectsPerSec ?? NaN,
+      },
     ],
   };
   function latencyPanel(name: string, title: string) {
@@ -206,10 +222,19 @@ async function bench(): Promise<void> {
   }
   writeFileSync(join(outDir, "chart.svg"), renderChart(chart));
   const json = { meta, options: opts, scenarios: results, targets };
-  writeFileSync(join(outDir, "results.json"), JSON.stringify(json, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
+  writeFileSync(
+    join(outDir, "results.json"),
+    JSON.stringify(json, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n",
+  );
 
   const notes = Object.entries(results).flatMap(([name, rec]) =>
-    (["server", "floor"] as const).flatMap((k) => rec.runs[k].flatMap((r) => [...r.notes, ...(r.error ? [`FAILED: ${r.error.split("\n")[0]}`] : [])].map((n) => `- ${SCENARIO_TITLES[name]}, ${k}, round ${r.round}: ${n}`))),
+    (["server", "floor"] as const).flatMap((k) =>
+      rec.runs[k].flatMap((r) =>
+        [...r.notes, ...(r.error ? [`FAILED: ${r.error.split("\n")[0]}`] : [])].map(
+          (n) => `- ${SCENARIO_TITLES[name]}, ${k}, round ${r.round}: ${n}`,
+        ),
+      ),
+    ),
   );
   const md = [
     `## Benchmark: ${meta.date}`,
@@ -269,7 +294,11 @@ function pkgVersion(name: string): string {
 
 function git(args: string[]): string | null {
   try {
-    return execFileSync("git", args, { cwd: opts.serverDir ? resolve(opts.serverDir) : ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    return execFileSync("git", args, {
+      cwd: opts.serverDir ? resolve(opts.serverDir) : ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
   } catch {
     return null;
   }
@@ -289,17 +318,23 @@ async function profile(o: BenchOptions): Promise<void> {
     const server = await start(kind);
     try {
       const before = sampleWorkerd(server.process.pid!, server.port);
-      const { profile: prof, result, modules } = await profiled(server.inspectorPort, o.profileIntervalUs, () =>
-        runners[scenario]({ server, opts: o, runId: runId(), log }),
-      );
+      const {
+        profile: prof,
+        result,
+        modules,
+      } = await profiled(server.inspectorPort, o.profileIntervalUs, () => runners[scenario]({ server, opts: o, runId: runId(), log }));
       const cpu = cpuDelta(before, sampleWorkerd(server.process.pid!, server.port));
       const file = `profile-${scenario}-${kind}.cpuprofile`;
       writeFileSync(join(outDir, file), JSON.stringify(prof));
       const [units, unit] =
-        scenario === "connect" ? [2 * o.connects + 8, "conn"] : // first connects, reconnects, warm-up
-        scenario === "drain" ? [o.drain, "msg"] :
-        scenario === "fanin" ? [o.faninSenders * (o.faninMessages + o.warmup), "msg"] :
-        [o.pairs * 2 * (o.messages + o.warmup), "msg"];
+        scenario === "connect"
+          ? [2 * o.connects + 8, "conn"]
+          : // first connects, reconnects, warm-up
+            scenario === "drain"
+            ? [o.drain, "msg"]
+            : scenario === "fanin"
+              ? [o.faninSenders * (o.faninMessages + o.warmup), "msg"]
+              : [o.pairs * 2 * (o.messages + o.warmup), "msg"];
       const summary = summarizeProfile(prof, modules, 30);
       const own = projectFunctions(prof, modules);
       log(`  profiled ${kind}: ${brief(result.metrics)}; ${file}`);

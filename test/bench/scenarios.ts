@@ -105,8 +105,20 @@ export function traffic(
   }
   const total = flows.reduce((s, f) => s + f.count, 0);
   const r: TrafficResult = {
-    total, acked: 0, delivered: 0, lost: 0, duplicated: 0, outOfOrder: 0, errors: 0, errorSamples: [],
-    timedOut: false, elapsedMs: NaN, msgsPerSec: NaN, ack: [], delivery: [], serverIds: new Map(),
+    total,
+    acked: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    outOfOrder: 0,
+    errors: 0,
+    errorSamples: [],
+    timedOut: false,
+    elapsedMs: NaN,
+    msgsPerSec: NaN,
+    ack: [],
+    delivery: [],
+    serverIds: new Map(),
   };
   const prefix = `${phase}-`;
   let lastDelivery = NaN;
@@ -285,7 +297,13 @@ interface Connected {
 }
 
 /** Opens one socket per user, at most `concurrency` handshakes in flight, until done or the deadline. */
-async function connectMany(server: DevServer, users: readonly string[], tokens: readonly string[], concurrency: number, deadline: number): Promise<Connected> {
+async function connectMany(
+  server: DevServer,
+  users: readonly string[],
+  tokens: readonly string[],
+  concurrency: number,
+  deadline: number,
+): Promise<Connected> {
   const sockets: BenchSocket[] = [];
   const failures: string[] = [];
   let failed = 0;
@@ -365,8 +383,14 @@ export async function connect(ctx: Ctx): Promise<RunOutput> {
       reconnectP99: relat.p99,
       lost: users.length - first.opened + (users.length - again.opened),
     };
-    for (const [name, c] of [["first connects", first], ["reconnects", again]] as const) {
-      if (c.opened < users.length) notes.push(`${name}: ${c.opened}/${users.length} opened${c.attempted < users.length ? " (deadline)" : ""}; ${c.failures.join("; ")}`);
+    for (const [name, c] of [
+      ["first connects", first],
+      ["reconnects", again],
+    ] as const) {
+      if (c.opened < users.length)
+        notes.push(
+          `${name}: ${c.opened}/${users.length} opened${c.attempted < users.length ? " (deadline)" : ""}; ${c.failures.join("; ")}`,
+        );
     }
     return { metrics, samples: { connect: first.latencies }, notes };
   } finally {
@@ -471,11 +495,7 @@ export async function drain(ctx: Ctx): Promise<RunOutput> {
  * This is a sample, not a proof: one kill point per run. It catches an ack
  * sent before its commit only if the kill lands in that window.
  */
-export async function crash(
-  opts: BenchOptions,
-  runId: string,
-  start: (persistTo?: string) => Promise<DevServer>,
-): Promise<RunOutput> {
+export async function crash(opts: BenchOptions, runId: string, start: (persistTo?: string) => Promise<DevServer>): Promise<RunOutput> {
   const notes: string[] = [];
   const sender = `k${runId}-sender`;
   const recipient = `k${runId}-recipient`;
@@ -516,9 +536,17 @@ export async function crash(
   try {
     // The sender's log: every acked message must be there.
     const logged = new Set<string>();
-    await collect(server, sender, senderToken!, 0, (f) => {
-      if (f.type === "USER_MSG" && f.from === sender && f.id) logged.add(f.id);
-    }, () => [...ackedIds].every((id) => logged.has(id)), 5_000);
+    await collect(
+      server,
+      sender,
+      senderToken!,
+      0,
+      (f) => {
+        if (f.type === "USER_MSG" && f.from === sender && f.id) logged.add(f.id);
+      },
+      () => [...ackedIds].every((id) => logged.has(id)),
+      5_000,
+    );
     const missingFromSenderLog = [...ackedIds].filter((id) => !logged.has(id)).length;
 
     // The recipient: its log now, then live redelivery from the sender's outbox (an alarm).
@@ -526,11 +554,20 @@ export async function crash(
     let duplicated = 0;
     let atRestart = -1;
     const t0 = performance.now();
-    const redelivered = await collect(server, recipient, recipientToken!, 0, (f) => {
-      if (f.type !== "USER_MSG" || f.from !== sender || !f.id) return;
-      if (got.has(f.id)) duplicated++;
-      got.add(f.id);
-    }, () => [...ackedIds].every((id) => got.has(id)), opts.crashRedeliverMs, () => (atRestart = [...ackedIds].filter((id) => got.has(id)).length));
+    const redelivered = await collect(
+      server,
+      recipient,
+      recipientToken!,
+      0,
+      (f) => {
+        if (f.type !== "USER_MSG" || f.from !== sender || !f.id) return;
+        if (got.has(f.id)) duplicated++;
+        got.add(f.id);
+      },
+      () => [...ackedIds].every((id) => got.has(id)),
+      opts.crashRedeliverMs,
+      () => (atRestart = [...ackedIds].filter((id) => got.has(id)).length),
+    );
     const missingAtRecipient = [...ackedIds].filter((id) => !got.has(id)).length;
     return {
       metrics: {

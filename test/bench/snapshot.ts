@@ -13,7 +13,18 @@
  * from one loopback address. The limiter is still called on every connect.
  */
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
@@ -65,9 +76,19 @@ export function snapshotServer(root: string, floorDir: string, nodeModules = joi
   writeFileSync(join(dir, "wrangler.toml"), raiseRateLimits(toml));
   symlinkSync(nodeModules, join(dir, "node_modules"), "dir");
   const hash = createHash("sha256");
-  for (const f of files(join(dir, "src"))) hash.update(f).update("\0").update(readFileSync(join(dir, "src", f))).update("\0");
+  for (const f of files(join(dir, "src")))
+    hash
+      .update(f)
+      .update("\0")
+      .update(readFileSync(join(dir, "src", f)))
+      .update("\0");
   hash.update(toml);
-  for (const f of files(join(dir, FLOOR_PATH))) hash.update(f).update("\0").update(readFileSync(join(dir, FLOOR_PATH, f))).update("\0");
+  for (const f of files(join(dir, FLOOR_PATH)))
+    hash
+      .update(f)
+      .update("\0")
+      .update(readFileSync(join(dir, FLOOR_PATH, f)))
+      .update("\0");
   return {
     dir,
     config: join(dir, "wrangler.toml"),

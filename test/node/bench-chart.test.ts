@@ -5,7 +5,16 @@
  */
 import { describe, expect, it } from "vitest";
 import { escapeXml, logTicks, renderChart, type ChartData } from "../bench/chart.ts";
-import { frameKey, moduleMarkers, moduleOf, profileMarkdown, projectFunctions, summarizeProfile, type CpuProfile, type ModuleMap } from "../bench/profile.ts";
+import {
+  frameKey,
+  moduleMarkers,
+  moduleOf,
+  profileMarkdown,
+  projectFunctions,
+  summarizeProfile,
+  type CpuProfile,
+  type ModuleMap,
+} from "../bench/profile.ts";
 
 /** Tag balance, ignoring self-closing tags: a cheap well-formedness check without an XML parser. */
 function balanced(svg: string): boolean {
@@ -76,7 +85,11 @@ describe("profile summary", () => {
     endTime: 7000,
     nodes: [
       { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1, columnNumber: -1 }, children: [2, 4, 5] },
-      { id: 2, callFrame: { functionName: "webSocketMessage", url: "index.js", lineNumber: 20, columnNumber: 0, scriptId: "8" }, children: [3] },
+      {
+        id: 2,
+        callFrame: { functionName: "webSocketMessage", url: "index.js", lineNumber: 20, columnNumber: 0, scriptId: "8" },
+        children: [3],
+      },
       { id: 3, callFrame: { functionName: "append", url: "index.js", lineNumber: 12, columnNumber: 0, scriptId: "8" } },
       { id: 4, callFrame: { functionName: "(idle)", url: "", lineNumber: -1, columnNumber: -1 } },
       { id: 5, callFrame: { functionName: "(program)", url: "", lineNumber: -1, columnNumber: -1 } },
@@ -85,13 +98,28 @@ describe("profile summary", () => {
     // A 5-second gap before the last sample must not count as time.
     timeDeltas: [100, 100, 100, 100, 100, 100, 5_000_000],
   };
-  const bundle = ["// jose/x.js", "a", "// ../../work/main/src/store.ts", ...Array(15).fill("s"), "// src/user.ts", ...Array(10).fill("u")].join("\n");
+  const bundle = [
+    "// jose/x.js",
+    "a",
+    "// ../../work/main/src/store.ts",
+    ...Array(15).fill("s"),
+    "// src/user.ts",
+    ...Array(10).fill("u"),
+  ].join("\n");
   const modules: ModuleMap = new Map([["8", moduleMarkers(bundle)]]);
 
   it("maps bundle lines to the source file they came from", () => {
-    expect(moduleMarkers(bundle)).toEqual([[0, "jose/x.js"], [2, "work/main/src/store.ts"], [18, "src/user.ts"]]);
-    expect(moduleOf(modules, { functionName: "f", url: "index.js", lineNumber: 12, columnNumber: 0, scriptId: "8" })).toBe("work/main/src/store.ts");
-    expect(frameKey({ functionName: "", url: "index.js", lineNumber: 20, columnNumber: 0, scriptId: "8" }, modules)).toBe("(anonymous) (src/user.ts)");
+    expect(moduleMarkers(bundle)).toEqual([
+      [0, "jose/x.js"],
+      [2, "work/main/src/store.ts"],
+      [18, "src/user.ts"],
+    ]);
+    expect(moduleOf(modules, { functionName: "f", url: "index.js", lineNumber: 12, columnNumber: 0, scriptId: "8" })).toBe(
+      "work/main/src/store.ts",
+    );
+    expect(frameKey({ functionName: "", url: "index.js", lineNumber: 20, columnNumber: 0, scriptId: "8" }, modules)).toBe(
+      "(anonymous) (src/user.ts)",
+    );
     expect(frameKey({ functionName: "send", url: "", lineNumber: -1, columnNumber: -1 })).toBe("send");
   });
   it("counts samples, not time deltas, and keeps idle apart", () => {

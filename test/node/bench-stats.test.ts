@@ -9,7 +9,18 @@ import { describe, expect, it } from "vitest";
 import { DEFAULTS, QUICK, parseOptions } from "../bench/options.ts";
 import { TARGETS, fmt, resultsTable, targetsTable } from "../bench/report.ts";
 import { plainFloorToml, raiseRateLimits } from "../bench/snapshot.ts";
-import { aggregateRuns, cdf, compare, evaluateTargets, median, medianMetrics, percentile, ratio, ratios, summarize } from "../bench/stats.ts";
+import {
+  aggregateRuns,
+  cdf,
+  compare,
+  evaluateTargets,
+  median,
+  medianMetrics,
+  percentile,
+  ratio,
+  ratios,
+  summarize,
+} from "../bench/stats.ts";
 
 describe("percentile (nearest rank)", () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -48,7 +59,11 @@ describe("median and aggregation over runs", () => {
     expect(medianMetrics([{ a: 1, b: 10 }, { a: 3 }, { a: 2, b: 30 }])).toEqual({ a: 2, b: 20 });
   });
   it("reports the worst run for loss counts, so one bad run is never hidden", () => {
-    const runs = [{ msgsPerSec: 900, lost: 0 }, { msgsPerSec: 1000, lost: 7 }, { msgsPerSec: 800, lost: 0 }];
+    const runs = [
+      { msgsPerSec: 900, lost: 0 },
+      { msgsPerSec: 1000, lost: 7 },
+      { msgsPerSec: 800, lost: 0 },
+    ];
     expect(aggregateRuns(runs, new Set(["lost"]))).toEqual({ msgsPerSec: 900, lost: 7 });
   });
 });
@@ -69,7 +84,11 @@ describe("ratios and targets", () => {
   });
   it("evaluates the issue's targets against ratios or the server's own numbers", () => {
     const results = {
-      pairs: { server: { msgsPerSec: 2200, ackP99: 300, anomalies: 0 }, floor: { msgsPerSec: 4300, ackP99: 125 }, ratio: { msgsPerSec: 2200 / 4300, ackP99: 2.4 } },
+      pairs: {
+        server: { msgsPerSec: 2200, ackP99: 300, anomalies: 0 },
+        floor: { msgsPerSec: 4300, ackP99: 125 },
+        ratio: { msgsPerSec: 2200 / 4300, ackP99: 2.4 },
+      },
       drain: { server: { msgsPerSec: 4999, anomalies: 0 } },
     };
     const byLabel = Object.fromEntries(evaluateTargets(TARGETS, results).map((t) => [t.label, t.met]));
@@ -84,7 +103,11 @@ describe("ratios and targets", () => {
 describe("markdown", () => {
   it("shows server, floor and ratio per metric, with no ratio for counts", () => {
     const md = resultsTable({
-      pairs: { server: { msgsPerSec: 2000, ackP99: 250, lost: 0 }, floor: { msgsPerSec: 4000, ackP99: 125, lost: 0 }, ratio: { msgsPerSec: 0.5, ackP99: 2, lost: NaN } },
+      pairs: {
+        server: { msgsPerSec: 2000, ackP99: 250, lost: 0 },
+        floor: { msgsPerSec: 4000, ackP99: 125, lost: 0 },
+        ratio: { msgsPerSec: 0.5, ackP99: 2, lost: NaN },
+      },
     });
     expect(md).toContain("| pairs | throughput (msgs/s) | 2,000 | 4,000 | 0.50× |");
     expect(md).toContain("| pairs | ack p99 (ms) | 250 | 125 | 2.00× |");
@@ -108,7 +131,10 @@ describe("markdown", () => {
 
 describe("cdf", () => {
   it("rises to 1 at the maximum and never falls", () => {
-    const points = cdf(Array.from({ length: 1000 }, (_, i) => 1000 - i), 50);
+    const points = cdf(
+      Array.from({ length: 1000 }, (_, i) => 1000 - i),
+      50,
+    );
     expect(points.at(-1)).toEqual([1000, 1]);
     for (let i = 1; i < points.length; i++) {
       expect(points[i]![0]).toBeGreaterThanOrEqual(points[i - 1]![0]);
@@ -156,7 +182,7 @@ describe("the floor's storage class", () => {
     const plain = plainFloorToml(toml);
     expect(plain).toMatch(/^new_classes = \["FloorUser"\]$/m);
     expect(plain).not.toMatch(/^new_sqlite_classes/m);
-    expect(() => plainFloorToml("name = \"x\"\n")).toThrow(/no new_sqlite_classes/);
+    expect(() => plainFloorToml('name = "x"\n')).toThrow(/no new_sqlite_classes/);
   });
 });
 

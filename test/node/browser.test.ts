@@ -34,7 +34,10 @@ beforeAll(async () => {
   // The page imports the client library as ./client.js: build it from the
   // current source, with the same command `npm start` uses.
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-  execSync(pkg.scripts["build:page"]!, { cwd: ROOT, env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` } });
+  execSync(pkg.scripts["build:page"]!, {
+    cwd: ROOT,
+    env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` },
+  });
   mkdirSync(ARTIFACTS, { recursive: true });
   server = await startDevServer();
   browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
@@ -135,9 +138,11 @@ describe("the chat page in Chromium", () => {
     await tick(alice, "Written on the train", "pending");
     await shot(alice, "alice-offline");
     // Still only on the server: nothing can have reached alice.
-    expect(await bob.page.locator("#messages .msg.mine", { hasText: "While you were away" }).evaluateAll((els) => els.map((e) => e.getAttribute("data-status")))).toEqual(
-      away.map(() => "received"),
-    );
+    expect(
+      await bob.page
+        .locator("#messages .msg.mine", { hasText: "While you were away" })
+        .evaluateAll((els) => els.map((e) => e.getAttribute("data-status"))),
+    ).toEqual(away.map(() => "received"));
 
     // Back online: alice catches up, her outbox goes out, and she reads it all.
     await alice.context.setOffline(false);
@@ -171,7 +176,11 @@ describe("the chat page in Chromium", () => {
     const carol = await person(`carol-${crypto.randomUUID().slice(0, 6)}`);
     await signIn(carol);
     await openChat(carol, "dave");
-    await carol.page.setInputFiles("#composer input[type=file]", { name: "big.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(100 * 1024) });
+    await carol.page.setInputFiles("#composer input[type=file]", {
+      name: "big.bin",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.alloc(100 * 1024),
+    });
     await carol.page.locator("#chat-error", { hasText: "big.bin" }).waitFor();
     expect(await carol.page.locator("#messages .msg").count()).toBe(0);
     await carol.context.close();

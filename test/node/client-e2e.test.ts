@@ -45,10 +45,11 @@ async function startProxy(targetPort: number): Promise<NetProxy> {
       }
       pairs.clear();
     },
-    close: () => new Promise<void>((resolve) => {
-      proxy.cut();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        proxy.cut();
+        server.close(() => resolve());
+      }),
   };
   const server: Server = createServer((client) => {
     if (proxy.refuse) {
@@ -115,7 +116,14 @@ function start(user: string, opts: Partial<ClientOptions> & { viaProxy?: boolean
     ...opts,
   });
   clients.push(client);
-  const seen = { messages: [] as UserMsgFrame[], receipts: [] as ReceiptFrame[], acks: [] as string[], errors: [] as string[], synced: 0, reasons: [] as string[] };
+  const seen = {
+    messages: [] as UserMsgFrame[],
+    receipts: [] as ReceiptFrame[],
+    acks: [] as string[],
+    errors: [] as string[],
+    synced: 0,
+    reasons: [] as string[],
+  };
   client.on("message", (m) => seen.messages.push(m));
   client.on("receipt", (r) => seen.receipts.push(r));
   client.on("ack", (a) => seen.acks.push(a.serverId));
@@ -151,7 +159,13 @@ describe("LunarLoomClient against the real Worker", () => {
     expect(alice.client.serverId("c-17")).toBe(ack.serverId);
 
     await until("bob has the message", () => bob.seen.messages.length === 1);
-    expect(bob.seen.messages[0]).toMatchObject({ id: ack.serverId, from: aliceName, to: bobName, content: "TEXT_MESSAGE", message: "Hello, world!" });
+    expect(bob.seen.messages[0]).toMatchObject({
+      id: ack.serverId,
+      from: aliceName,
+      to: bobName,
+      content: "TEXT_MESSAGE",
+      message: "Hello, world!",
+    });
 
     bob.client.markDelivered(ack.serverId);
     bob.client.markRead(ack.serverId);
@@ -210,7 +224,11 @@ describe("LunarLoomClient against the real Worker", () => {
     await until("both have the end markers", () => bob.texts().includes("end-a") && alice.texts().includes("end-b"));
     expect(bob.texts()).toEqual(["m1", "end-a"]);
     // The resume also replays alice's own copy of m1: the app matches it to the send by server id.
-    expect(alice.seen.messages.map((m) => [m.from, m.message])).toEqual([[aliceName, "m1"], [bobName, lost], [bobName, "end-b"]]);
+    expect(alice.seen.messages.map((m) => [m.from, m.message])).toEqual([
+      [aliceName, "m1"],
+      [bobName, lost],
+      [bobName, "end-b"],
+    ]);
     expect(alice.seen.messages[0]!.id).toBe(ack.serverId);
     // One ack event per send, even though m1 was acked twice on the wire.
     expect(alice.seen.acks).toEqual([ack.serverId, expect.any(String)]);

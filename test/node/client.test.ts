@@ -62,7 +62,15 @@ class FakeSocket {
   /** Upgrade done; the server's CONNECTION_ID follows. */
   accept(seq = 0, user = "me"): void {
     this.fire("open");
-    this.receive({ id: "h", from: "system", to: user, type: "SYSTEM_MSG", time: T, content: "CONNECTION_ID", message: { connectionId: "c", user, seq } });
+    this.receive({
+      id: "h",
+      from: "system",
+      to: user,
+      type: "SYSTEM_MSG",
+      time: T,
+      content: "CONNECTION_ID",
+      message: { connectionId: "c", user, seq },
+    });
   }
 
   receive(frame: object | string): void {
@@ -80,14 +88,40 @@ class FakeSocket {
 
 const T = "2024-01-25T18:07:19Z";
 const msg = (seq: number, text = `m${seq}`, from = "rick") => ({
-  id: `s${seq}`, from, to: "me", type: "USER_MSG", time: T, content: "TEXT_MESSAGE", message: text, seq,
+  id: `s${seq}`,
+  from,
+  to: "me",
+  type: "USER_MSG",
+  time: T,
+  content: "TEXT_MESSAGE",
+  message: text,
+  seq,
 });
-const ack = (clientId: string, serverId: string) => ({ id: clientId, from: "me", type: "ACK_MSG", time: T, content: "MESSAGE_RECEIVED", message: serverId });
+const ack = (clientId: string, serverId: string) => ({
+  id: clientId,
+  from: "me",
+  type: "ACK_MSG",
+  time: T,
+  content: "MESSAGE_RECEIVED",
+  message: serverId,
+});
 const receipt = (seq: number, serverId: string, content = "MESSAGE_READ") => ({
-  id: `r${seq}`, from: "rick", to: "me", type: "ACK_MSG", time: T, content, message: serverId, seq,
+  id: `r${seq}`,
+  from: "rick",
+  to: "me",
+  type: "ACK_MSG",
+  time: T,
+  content,
+  message: serverId,
+  seq,
 });
 const error = (code: string, ref?: string) => ({
-  id: "e", from: "system", type: "SYSTEM_MSG", time: T, content: "ERROR", message: ref === undefined ? { code, reason: "r" } : { code, reason: "r", ref },
+  id: "e",
+  from: "system",
+  type: "SYSTEM_MSG",
+  time: T,
+  content: "ERROR",
+  message: ref === undefined ? { code, reason: "r" } : { code, reason: "r", ref },
 });
 
 class FakeNetwork {
@@ -113,7 +147,14 @@ function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomClient>[
     heartbeat: { intervalMs: 5000, timeoutMs: 2000 },
     ...opts,
   });
-  const seen = { messages: [] as unknown[], acks: [] as unknown[], receipts: [] as unknown[], errors: [] as unknown[], states: [] as ConnectionState[], synced: [] as unknown[] };
+  const seen = {
+    messages: [] as unknown[],
+    acks: [] as unknown[],
+    receipts: [] as unknown[],
+    errors: [] as unknown[],
+    states: [] as ConnectionState[],
+    synced: [] as unknown[],
+  };
   client.on("message", (m) => seen.messages.push(m.message));
   client.on("ack", (a) => seen.acks.push(a));
   client.on("receipt", (r) => seen.receipts.push(r.message));
@@ -158,23 +199,27 @@ describe("Outbox server ids", () => {
 describe("ResumeCursor", () => {
   it("passes every seq once and in order, however replays overlap", () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 60 }), fc.array(fc.nat(), { maxLength: 8 }), (raw, cuts) => {
-        const log = [...raw].sort((a, b) => a - b);
-        const cursor = new ResumeCursor(0);
-        const delivered: number[] = [];
-        // Each connection replays from `since`, and the socket dies after a few frames.
-        let i = 0;
-        for (const cut of [...cuts, log.length]) {
-          const from = log.findIndex((s) => s > (cursor.since ?? 0));
-          if (from < 0) break;
-          // A server may resend from earlier than asked; the cursor must still not double.
-          for (const seq of log.slice(Math.max(0, from - 2), from + 1 + (cut % 5))) if (cursor.accept(seq)) delivered.push(seq);
-          i++;
-        }
-        for (const seq of log) if (cursor.accept(seq)) delivered.push(seq);
-        expect(delivered).toEqual(log);
-        expect(i).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: 10_000 }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (raw, cuts) => {
+          const log = [...raw].sort((a, b) => a - b);
+          const cursor = new ResumeCursor(0);
+          const delivered: number[] = [];
+          // Each connection replays from `since`, and the socket dies after a few frames.
+          let i = 0;
+          for (const cut of [...cuts, log.length]) {
+            const from = log.findIndex((s) => s > (cursor.since ?? 0));
+            if (from < 0) break;
+            // A server may resend from earlier than asked; the cursor must still not double.
+            for (const seq of log.slice(Math.max(0, from - 2), from + 1 + (cut % 5))) if (cursor.accept(seq)) delivered.push(seq);
+            i++;
+          }
+          for (const seq of log) if (cursor.accept(seq)) delivered.push(seq);
+          expect(delivered).toEqual(log);
+          expect(i).toBeGreaterThan(0);
+        },
+      ),
     );
   });
 
@@ -207,8 +252,16 @@ describe("parseServerFrame", () => {
     expect(parseServerFrame(JSON.stringify(ack("c", "s")))).toMatchObject({ content: "MESSAGE_RECEIVED" });
     expect(parseServerFrame(JSON.stringify(receipt(2, "s")))).toMatchObject({ content: "MESSAGE_READ" });
     expect(parseServerFrame(JSON.stringify(error("BAD_JSON")))).toMatchObject({ content: "ERROR" });
-    for (const bad of ["not json", "[]", "null", JSON.stringify({ ...msg(1), seq: "1" }), JSON.stringify({ ...msg(1), seq: 0 }),
-      JSON.stringify({ ...receipt(1, "s"), message: 5 }), JSON.stringify({ ...msg(1), type: "NEW_KIND" }), JSON.stringify({ type: "USER_MSG" })]) {
+    for (const bad of [
+      "not json",
+      "[]",
+      "null",
+      JSON.stringify({ ...msg(1), seq: "1" }),
+      JSON.stringify({ ...msg(1), seq: 0 }),
+      JSON.stringify({ ...receipt(1, "s"), message: 5 }),
+      JSON.stringify({ ...msg(1), type: "NEW_KIND" }),
+      JSON.stringify({ type: "USER_MSG" }),
+    ]) {
       expect(parseServerFrame(bad)).toBeNull();
     }
   });
@@ -304,7 +357,11 @@ describe("LunarLoomClient", () => {
     ws = FakeSocket.latest();
     expect(ws.frames).toEqual([]);
     ws.accept();
-    expect(ws.frames.map((f) => [f.id, f.message])).toEqual([[sent[1]!.id, "b"], [sent[2]!.id, "c"], [d.id, "d"]]);
+    expect(ws.frames.map((f) => [f.id, f.message])).toEqual([
+      [sent[1]!.id, "b"],
+      [sent[2]!.id, "c"],
+      [d.id, "d"],
+    ]);
   });
 
   it("sending a pending id again returns the same send and writes nothing new", () => {
@@ -535,11 +592,19 @@ describe("LunarLoomClient", () => {
 
   it("imports by package name in plain Node 22, from source, with no build step", () => {
     // Node strips types but refuses TS-only syntax (parameter properties, enums): src/client must stay erasable.
-    const out = execFileSync(process.execPath, ["--input-type=module", "-e", "const m = await import('lunarloom-edge/client'); console.log(typeof m.LunarLoomClient, typeof m.filePayload)"], {
-      cwd: ROOT,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const out = execFileSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        "const m = await import('lunarloom-edge/client'); console.log(typeof m.LunarLoomClient, typeof m.filePayload)",
+      ],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     expect(out.trim()).toBe("function function");
   });
 });

@@ -56,11 +56,16 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const vars = { AUTH_SECRET: DEV_AUTH_SECRET, DEV_TOKENS: "on", ...opts.vars };
   const args = [
     "dev",
-    "--config", opts.config ?? join(ROOT, "wrangler.toml"),
-    "--ip", "127.0.0.1",
-    "--port", String(port),
-    "--inspector-port", String(inspectorPort),
-    "--persist-to", persistTo,
+    "--config",
+    opts.config ?? join(ROOT, "wrangler.toml"),
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    persistTo,
     "--show-interactive-dev-session=false",
     ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];

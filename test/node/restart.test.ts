@@ -154,7 +154,10 @@ function leftInOutbox(user: string, recipient: string): { outbox: number; alarm:
     const sub = readdirSync(dir).find((d) => d.endsWith("-UserObject"));
     if (!sub) return null;
     // A child process: node:sqlite is not something vitest's module runner needs to load.
-    const out = spawnSync(process.execPath, ["--no-warnings", "-e", script, join(dir, sub), user, recipient], { encoding: "utf8", timeout: 10_000 });
+    const out = spawnSync(process.execPath, ["--no-warnings", "-e", script, join(dir, sub), user, recipient], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
     const line = out.stdout.trim();
     return line ? (JSON.parse(line) as { outbox: number; alarm: string | null }) : null;
   } catch {
@@ -172,7 +175,10 @@ interface Acked extends Sent {
 }
 
 function makeMessages(sender: string, count: number): Sent[] {
-  return Array.from({ length: count }, (_, n) => ({ clientId: `${sender}-c${n}`, payload: { n, text: `message ${n} from ${sender}`, pad: PAD } }));
+  return Array.from({ length: count }, (_, n) => ({
+    clientId: `${sender}-c${n}`,
+    payload: { n, text: `message ${n} from ${sender}`, pad: PAD },
+  }));
 }
 
 /**
@@ -185,7 +191,14 @@ function checkAcks(acks: Frame[], order: string[], messages: Sent[], sender: str
   const byId = new Map(messages.map((m) => [m.clientId, m]));
   const out: Acked[] = [];
   acks.forEach((ack, i) => {
-    expect(ack).toEqual({ id: order[i], from: sender, type: "ACK_MSG", time: expect.any(String), content: "MESSAGE_RECEIVED", message: expect.stringMatching(UUID) });
+    expect(ack).toEqual({
+      id: order[i],
+      from: sender,
+      type: "ACK_MSG",
+      time: expect.any(String),
+      content: "MESSAGE_RECEIVED",
+      message: expect.stringMatching(UUID),
+    });
     const earlier = known.get(ack.id);
     if (earlier !== undefined) {
       expect(ack.message, `resend of ${ack.id} must get the same server id`).toBe(earlier);
@@ -200,7 +213,16 @@ function checkAcks(acks: Frame[], order: string[], messages: Sent[], sender: str
 
 /** The frame the recipient must get for `m`. */
 function delivered(m: Acked, from: string, to: string): Frame {
-  return { id: m.serverId, from, to, type: "USER_MSG", time: expect.any(String), content: "TEXT_MESSAGE", message: m.payload, seq: expect.any(Number) };
+  return {
+    id: m.serverId,
+    from,
+    to,
+    type: "USER_MSG",
+    time: expect.any(String),
+    content: "TEXT_MESSAGE",
+    message: m.payload,
+    seq: expect.any(Number),
+  };
 }
 
 function expectIncreasingSeqs(frames: Frame[]): void {
@@ -209,7 +231,9 @@ function expectIncreasingSeqs(frames: Frame[]): void {
 
 /** Brief, for failure messages: what each frame was. */
 function brief(frames: Frame[]): string {
-  return JSON.stringify(frames.map((f) => (f === PONG ? "pong" : { id: f.id, type: f.type, content: f.content, n: f.message?.n, seq: f.seq })));
+  return JSON.stringify(
+    frames.map((f) => (f === PONG ? "pong" : { id: f.id, type: f.type, content: f.content, n: f.message?.n, seq: f.seq })),
+  );
 }
 
 /**
@@ -219,7 +243,12 @@ function brief(frames: Frame[]): string {
  * saw no ack for, then a marker → the recipient gets exactly the rest, then
  * the marker → `since=0` replays it all → `since=<last>` replays nothing.
  */
-async function burstAcrossRestart(opts: { count: number; how: "sigterm" | "sigkill"; stopAfterAcks?: number; before?: (alice: WsClient, aliceName: string) => Promise<void> }): Promise<void> {
+async function burstAcrossRestart(opts: {
+  count: number;
+  how: "sigterm" | "sigkill";
+  stopAfterAcks?: number;
+  before?: (alice: WsClient, aliceName: string) => Promise<void>;
+}): Promise<void> {
   const aliceName = uniqueUser("alice");
   const bobName = uniqueUser("bob");
   const messages = makeMessages(aliceName, opts.count);
@@ -254,7 +283,9 @@ async function burstAcrossRestart(opts: { count: number; how: "sigterm" | "sigki
   note(`${opts.how}: ${acked.length}/${opts.count} messages acked in ${tAcked - t0} ms before the stop`);
   if (opts.stopAfterAcks === undefined) expect(known.has(lastId)).toBe(true);
   const left = leftInOutbox(aliceName, bobName);
-  note(`${opts.how}: left in ${aliceName}'s outbox for ${bobName} at the stop: ${left ? `${left.outbox} rows, alarm ${left.alarm}` : "unknown (could not read the state files)"}`);
+  note(
+    `${opts.how}: left in ${aliceName}'s outbox for ${bobName} at the stop: ${left ? `${left.outbox} rows, alarm ${left.alarm}` : "unknown (could not read the state files)"}`,
+  );
 
   await running();
   const tUp = Date.now();
@@ -381,10 +412,21 @@ describe("restart of wrangler dev --persist-to", () => {
       else expect([m1, m2]).toContain(f.id);
     }
     // The copy on bob's other socket shows the receipt is committed in bob's object; crash right away.
-    expect(copy).toEqual({ id: expect.stringMatching(UUID), from: bobName, to: aliceName, type: "ACK_MSG", time: expect.any(String), content: "MESSAGE_READ", message: m1, seq: expect.any(Number) });
+    expect(copy).toEqual({
+      id: expect.stringMatching(UUID),
+      from: bobName,
+      to: aliceName,
+      type: "ACK_MSG",
+      time: expect.any(String),
+      content: "MESSAGE_READ",
+      message: m1,
+      seq: expect.any(Number),
+    });
     await stop("sigkill");
     const left = leftInOutbox(bobName, aliceName);
-    note(`receipt: left in ${bobName}'s outbox for ${aliceName} at the kill: ${left ? `${left.outbox} rows, alarm ${left.alarm}` : "unknown"}`);
+    note(
+      `receipt: left in ${bobName}'s outbox for ${aliceName} at the kill: ${left ? `${left.outbox} rows, alarm ${left.alarm}` : "unknown"}`,
+    );
     await running();
     const tUp = Date.now();
 
@@ -394,7 +436,9 @@ describe("restart of wrangler dev --persist-to", () => {
     try {
       receipt = await alice2.next(DELIVERY_TIMEOUT_MS);
     } catch (err) {
-      throw new Error(`after the restart ${aliceName} did not get the MESSAGE_READ receipt for ${m1} (bob's outbox: ${JSON.stringify(left)}): ${(err as Error).message}`);
+      throw new Error(
+        `after the restart ${aliceName} did not get the MESSAGE_READ receipt for ${m1} (bob's outbox: ${JSON.stringify(left)}): ${(err as Error).message}`,
+      );
     }
     note(`${aliceName} had the receipt ${Date.now() - tUp} ms after the restart`);
     expect(receipt).toEqual({ ...copy!, seq: expect.any(Number) });
@@ -408,7 +452,14 @@ describe("restart of wrangler dev --persist-to", () => {
     expect(markerAck).toMatchObject({ id: "after-receipt", content: "MESSAGE_RECEIVED" });
     const next = await alice2.next(DELIVERY_TIMEOUT_MS);
     expect(next, `after the receipt ${aliceName} got ${brief([next])}`).toEqual({
-      id: markerAck.message, from: bobName, to: aliceName, type: "USER_MSG", time: expect.any(String), content: "TEXT_MESSAGE", message: "marker", seq: expect.any(Number),
+      id: markerAck.message,
+      from: bobName,
+      to: aliceName,
+      type: "USER_MSG",
+      time: expect.any(String),
+      content: "TEXT_MESSAGE",
+      message: "marker",
+      seq: expect.any(Number),
     });
     expect(next.seq).toBeGreaterThan(receipt.seq);
     expect(await alice2.drainUntilPong()).toEqual([]);

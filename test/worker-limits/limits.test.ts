@@ -156,7 +156,13 @@ describe("retention", () => {
     const bob = uniqueUser("capped");
     for (let i = 0; i < 7; i++) await a.message(bob, i);
     const replay = await (await Client.connect(bob, { since: 0 })).take(5);
-    expect(replay.map((f) => [f.seq, f.message])).toEqual([[3, 2], [4, 3], [5, 4], [6, 5], [7, 6]]);
+    expect(replay.map((f) => [f.seq, f.message])).toEqual([
+      [3, 2],
+      [4, 3],
+      [5, 4],
+      [6, 5],
+      [7, 6],
+    ]);
   });
 
   it("drops log (with its dedupe ids) and receipt rows older than RETENTION_DAYS by alarm, and schedules the next expiry", async () => {
@@ -180,7 +186,10 @@ describe("retention", () => {
     await vi.waitFor(() => expect(a.closed).not.toBeNull());
     await runDurableObjectAlarm(stub(me));
     const left = await runInDurableObject(stub(me), async (_o, state) => ({
-      log: state.storage.sql.exec<{ id: string }>("SELECT id FROM log").toArray().map((r) => r.id),
+      log: state.storage.sql
+        .exec<{ id: string }>("SELECT id FROM log")
+        .toArray()
+        .map((r) => r.id),
       receipts: state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM receipts").one().n,
       oldest: state.storage.sql.exec<{ t: number }>("SELECT min(created) AS t FROM log").one().t,
       alarm: await state.storage.getAlarm(),

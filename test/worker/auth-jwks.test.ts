@@ -103,7 +103,11 @@ describe("IdP tokens", () => {
   it("accepts the IdP's numeric subject ids as decimal strings", async () => {
     const provider = idp(rsa);
     const id = Math.floor(Math.random() * 1e12);
-    expect(await expectAccepted(await connectWith(provider.settings({ IDENTITY_CLAIM: "sub" }), await sign(rsa, { sub: id as unknown as string })))).toBe(String(id));
+    expect(
+      await expectAccepted(
+        await connectWith(provider.settings({ IDENTITY_CLAIM: "sub" }), await sign(rsa, { sub: id as unknown as string })),
+      ),
+    ).toBe(String(id));
   });
 
   it("accepts shared-secret and IdP tokens side by side, e.g. while migrating to an IdP", async () => {
@@ -119,7 +123,11 @@ describe("IdP tokens", () => {
 describe("forged and confused tokens", () => {
   it("refuses a token that names a published kid but was signed by another key", async () => {
     const provider = idp(rsa);
-    await expectRefused(await connectWith(provider.settings(), await sign(attacker, { userId: "victim" }, { kid: rsa.kid })), 401, "invalid_token");
+    await expectRefused(
+      await connectWith(provider.settings(), await sign(attacker, { userId: "victim" }, { kid: rsa.kid })),
+      401,
+      "invalid_token",
+    );
   });
 
   it("refuses alg none", async () => {
@@ -145,7 +153,11 @@ describe("forged and confused tokens", () => {
 
   it("refuses HS256 tokens when only a JWKS URL is configured, even with the pool's secret", async () => {
     const provider = idp(rsa);
-    const reason = await expectRefused(await connectWith(provider.settings(), await tokenFor("u", { claims: { iss: ISSUER, aud: AUDIENCE } })), 401, "invalid_token");
+    const reason = await expectRefused(
+      await connectWith(provider.settings(), await tokenFor("u", { claims: { iss: ISSUER, aud: AUDIENCE } })),
+      401,
+      "invalid_token",
+    );
     expect(reason).toContain("HS256");
   });
 
@@ -159,7 +171,11 @@ describe("forged and confused tokens", () => {
 
   it("refuses an ES256 token that names an RSA key's kid (alg is pinned per key type)", async () => {
     const provider = idp(rsa);
-    await expectRefused(await connectWith(provider.settings(), await sign(ec, { userId: "victim" }, { kid: rsa.kid })), 401, "invalid_token");
+    await expectRefused(
+      await connectWith(provider.settings(), await sign(ec, { userId: "victim" }, { kid: rsa.kid })),
+      401,
+      "invalid_token",
+    );
   });
 });
 
@@ -222,13 +238,18 @@ describe("key rotation and refetching", () => {
     await expectAccepted(await connectWith(provider.settings(), await sign(rsa, { userId: uniqueUser("flood") })));
     const flood = async () => {
       const tokens = await Promise.all(Array.from({ length: 50 }, () => sign(attacker, { userId: "u" }, { kid: crypto.randomUUID() })));
-      for (const res of await Promise.all(tokens.map((t) => connectWith(provider.settings(), t)))) await expectRefused(res, 401, "invalid_token");
+      for (const res of await Promise.all(tokens.map((t) => connectWith(provider.settings(), t))))
+        await expectRefused(res, 401, "invalid_token");
     };
     await flood();
     expect(provider.fetches).toBe(1);
 
     vi.setSystemTime(T0 + 31_000);
-    await expectRefused(await connectWith(provider.settings(), await sign(attacker, { userId: "u" }, { kid: crypto.randomUUID() })), 401, "invalid_token");
+    await expectRefused(
+      await connectWith(provider.settings(), await sign(attacker, { userId: "u" }, { kid: crypto.randomUUID() })),
+      401,
+      "invalid_token",
+    );
     await flood();
     expect(provider.fetches).toBe(2);
   });

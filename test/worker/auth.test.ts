@@ -17,7 +17,11 @@ afterEach(() => {
 
 describe("configuration", () => {
   it("fails closed with 503 naming AUTH_SECRET when neither a secret nor a JWKS URL is set", async () => {
-    const reason = await expectRefused(await connectWith(envWith({ AUTH_SECRET: undefined }), await tokenFor("u")), 503, "server_misconfigured");
+    const reason = await expectRefused(
+      await connectWith(envWith({ AUTH_SECRET: undefined }), await tokenFor("u")),
+      503,
+      "server_misconfigured",
+    );
     expect(reason).toContain("AUTH_SECRET");
   });
 
@@ -26,7 +30,9 @@ describe("configuration", () => {
     for (const url of ["http://idp.example/jwks.json", "not a url", "ftp://idp.example/jwks.json"]) {
       expect(() => readConfig(envWith({ AUTH_JWKS_URL: url }))).toThrow(/AUTH_JWKS_URL/);
     }
-    expect(readConfig(envWith({ AUTH_JWKS_URL: "http://localhost:8080/jwks.json" })).auth.jwksUrl?.href).toBe("http://localhost:8080/jwks.json");
+    expect(readConfig(envWith({ AUTH_JWKS_URL: "http://localhost:8080/jwks.json" })).auth.jwksUrl?.href).toBe(
+      "http://localhost:8080/jwks.json",
+    );
     for (const leeway of ["-1", "1.5", "301", "soon"]) {
       expect(() => readConfig(envWith({ AUTH_CLOCK_TOLERANCE_SECONDS: leeway }))).toThrow(/AUTH_CLOCK_TOLERANCE_SECONDS/);
     }
@@ -104,19 +110,29 @@ describe("issuer and audience", () => {
   it("accepts any of the configured issuers with the configured audience", async () => {
     for (const iss of ["https://app.example", "https://old-app.example"]) {
       const user = uniqueUser("iss");
-      expect(await expectAccepted(await connectWith(pinnedClaims, await tokenFor(user, { claims: { iss, aud: ["other", "lunarloom"] } })))).toBe(user);
+      expect(
+        await expectAccepted(await connectWith(pinnedClaims, await tokenFor(user, { claims: { iss, aud: ["other", "lunarloom"] } }))),
+      ).toBe(user);
     }
   });
 
   it("refuses a wrong or missing issuer", async () => {
     for (const iss of ["https://evil.example", undefined]) {
-      await expectRefused(await connectWith(pinnedClaims, await tokenFor("u", { claims: { iss, aud: "lunarloom" } })), 401, "invalid_token");
+      await expectRefused(
+        await connectWith(pinnedClaims, await tokenFor("u", { claims: { iss, aud: "lunarloom" } })),
+        401,
+        "invalid_token",
+      );
     }
   });
 
   it("refuses a wrong or missing audience", async () => {
     for (const aud of ["other-service", undefined]) {
-      await expectRefused(await connectWith(pinnedClaims, await tokenFor("u", { claims: { iss: "https://app.example", aud } })), 401, "invalid_token");
+      await expectRefused(
+        await connectWith(pinnedClaims, await tokenFor("u", { claims: { iss: "https://app.example", aud } })),
+        401,
+        "invalid_token",
+      );
     }
   });
 });

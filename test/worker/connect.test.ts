@@ -48,7 +48,10 @@ describe("tokens", () => {
   });
 
   it("refuses an alg other than HS256, including none", async () => {
-    const hs512 = await new SignJWT({ userId: "u" }).setProtectedHeader({ alg: "HS512" }).setExpirationTime("1h").sign(new TextEncoder().encode("test-secret"));
+    const hs512 = await new SignJWT({ userId: "u" })
+      .setProtectedHeader({ alg: "HS512" })
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode("test-secret"));
     await expectRefused(await upgrade(`?Authentication=${hs512}`), 401, "invalid_token");
     const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
     const none = `${b64({ alg: "none", typ: "JWT" })}.${b64({ userId: "u" })}.`;
@@ -110,7 +113,9 @@ describe("identity and expiry come from the token only", () => {
   });
 
   it("overwrites a client's X-LunarLoom-Expires, and drops it for a token without exp", async () => {
-    const never = await new SignJWT({ userId: uniqueUser("noexp") }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("test-secret"));
+    const never = await new SignJWT({ userId: uniqueUser("noexp") })
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode("test-secret"));
     for (const token of [await tokenFor(uniqueUser("tenhours")), never]) {
       // Expiry at 1 ms past the epoch: believed, it would close the socket (4001) on its first frame.
       const res = await upgrade(`?Authentication=${token}`, { "X-LunarLoom-Expires": "1" });
@@ -172,7 +177,10 @@ describe("misconfiguration", () => {
   it("answers a bad var with a 500 JSON body naming it, not a bare error", async () => {
     const worker = (await import("../../src/index.ts")).default;
     const { env } = await import("cloudflare:workers");
-    const res = await worker.fetch(new Request("http://edge.test/ws", { headers: { Upgrade: "websocket" } }), { ...env, MAX_MESSAGE_BYTES: "lots" });
+    const res = await worker.fetch(new Request("http://edge.test/ws", { headers: { Upgrade: "websocket" } }), {
+      ...env,
+      MAX_MESSAGE_BYTES: "lots",
+    });
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: "internal", reason: expect.stringContaining("MAX_MESSAGE_BYTES") });
   });

@@ -143,7 +143,10 @@ describe("INTERNAL", () => {
     vi.restoreAllMocks();
     // The failed frame's log row was rolled back with its savepoint: its id is free again.
     const logged = await runInDurableObject(env.USERS.getByName(a.user), (_o, state) =>
-      state.storage.sql.exec<{ client_id: string }>("SELECT client_id FROM log WHERE client_id IS NOT NULL").toArray().map((r) => r.client_id),
+      state.storage.sql
+        .exec<{ client_id: string }>("SELECT client_id FROM log WHERE client_id IS NOT NULL")
+        .toArray()
+        .map((r) => r.client_id),
     );
     expect(logged).toEqual(["fine"]);
     const resent = await a.message(b.user, "lost?", "boom");

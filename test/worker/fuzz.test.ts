@@ -23,7 +23,13 @@ function valid(to: string): Record<string, unknown> {
   return { id: "fz", to, type: "USER_MSG", content: "TEXT_MESSAGE", message: "x" };
 }
 
-const notString = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+const notString = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.object({ maxDepth: 1 }),
+);
 const badIdentity = fc.oneof(notString, fc.constant(""), fc.string({ minLength: 129, maxLength: 300 }));
 
 /** A USER_MSG or receipt with exactly one required field broken, plus random unknown fields. */
@@ -33,19 +39,31 @@ const brokenFrame = fc
     field: fc.constantFrom("id", "to", "type", "content", "message"),
     remove: fc.boolean(),
     wrong: badIdentity,
-    wrongContent: fc.string({ maxLength: 20 }).filter((s) => !["TEXT_MESSAGE", "FILE_MESSAGE", "MESSAGE_DELIVERED", "MESSAGE_READ"].includes(s)),
-    wrongType: fc.oneof(notString, fc.string({ maxLength: 20 }).filter((s) => s !== "USER_MSG" && s !== "ACK_MSG")),
-    extra: fc.dictionary(fc.string({ minLength: 1, maxLength: 8 }).filter((k) => !["id", "to", "type", "content", "message"].includes(k)), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+    wrongContent: fc
+      .string({ maxLength: 20 })
+      .filter((s) => !["TEXT_MESSAGE", "FILE_MESSAGE", "MESSAGE_DELIVERED", "MESSAGE_READ"].includes(s)),
+    wrongType: fc.oneof(
+      notString,
+      fc.string({ maxLength: 20 }).filter((s) => s !== "USER_MSG" && s !== "ACK_MSG"),
+    ),
+    extra: fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 8 }).filter((k) => !["id", "to", "type", "content", "message"].includes(k)),
+      fc.jsonValue({ maxDepth: 2 }),
+      { maxKeys: 3 },
+    ),
   })
   .filter(({ base, field }) => !(base === "ACK_MSG" && field === "to")) // receipts have no required `to`
   .map(({ base, field, remove, wrong, wrongContent, wrongType, extra }) => {
     const frame: Record<string, unknown> =
-      base === "USER_MSG" ? { ...extra, ...valid("someone") } : { ...extra, id: "r", type: "ACK_MSG", content: "MESSAGE_READ", message: crypto.randomUUID() };
+      base === "USER_MSG"
+        ? { ...extra, ...valid("someone") }
+        : { ...extra, id: "r", type: "ACK_MSG", content: "MESSAGE_READ", message: crypto.randomUUID() };
     if (field === "id" && base === "ACK_MSG" && remove) return null; // a receipt's id is optional
     if (remove && field !== "type") delete frame[field];
     else if (field === "type") frame.type = wrongType;
     else if (field === "content") frame.content = wrongContent;
-    else if (field === "message" && base === "USER_MSG") return null; // any JSON value is a valid payload
+    else if (field === "message" && base === "USER_MSG")
+      return null; // any JSON value is a valid payload
     else frame[field] = wrong;
     return JSON.stringify(frame);
   })
@@ -60,13 +78,22 @@ const notJson = fc.string({ unit: "binary", maxLength: 200 }).filter((s) => {
   }
 });
 const nonObjectJson = fc
-  .oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 2 })), fc.string())
+  .oneof(
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.jsonValue({ maxDepth: 2 })),
+    fc.string(),
+  )
   .map((v) => JSON.stringify(v));
 const tooDeep = fc.record({ depth: fc.integer({ min: 64, max: 2000 }), open: fc.constantFrom("[", '{"a":') }).map(({ depth, open }) => {
   const close = open === "[" ? "]" : "}";
   return `{"id":"deep","to":"x","type":"USER_MSG","content":"TEXT_MESSAGE","message":${open.repeat(depth)}1${close.repeat(depth)}}`;
 });
-const tooLarge = fc.integer({ min: MAX + 1, max: MAX * 3 }).map((n) => JSON.stringify({ ...valid("x"), message: "é".repeat(Math.ceil(n / 2)) }));
+const tooLarge = fc
+  .integer({ min: MAX + 1, max: MAX * 3 })
+  .map((n) => JSON.stringify({ ...valid("x"), message: "é".repeat(Math.ceil(n / 2)) }));
 
 describe("fuzzing the frame handler", () => {
   it("answers every malformed input with one ERROR of the right code and disturbs nobody", { timeout: 240_000 }, async () => {
@@ -120,7 +147,11 @@ describe("fuzzing the frame handler", () => {
     const copy = await Client.connect(me);
     // Lone surrogates, astral planes, combining marks; lengths in UTF-16 units as the limit counts them.
     const text = fc
-      .oneof(fc.string({ unit: "binary", minLength: 1 }), fc.string({ unit: "grapheme", minLength: 1 }), fc.string({ unit: "grapheme-composite", minLength: 1 }))
+      .oneof(
+        fc.string({ unit: "binary", minLength: 1 }),
+        fc.string({ unit: "grapheme", minLength: 1 }),
+        fc.string({ unit: "grapheme-composite", minLength: 1 }),
+      )
       .map((s) => s.slice(0, 120))
       .filter((s) => s.length > 0);
     const payload = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" }));

@@ -95,7 +95,16 @@ describe("what the server sets and drops", () => {
   it("drops unknown fields and ignores a client's time and seq", async () => {
     const a = await Client.connect(uniqueUser("extra"));
     const b = await Client.connect(uniqueUser("extra-to"));
-    a.send({ id: "e1", to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: 1, admin: true, time: "1999-01-01T00:00:00Z", seq: 99 });
+    a.send({
+      id: "e1",
+      to: b.user,
+      type: "USER_MSG",
+      content: "TEXT_MESSAGE",
+      message: 1,
+      admin: true,
+      time: "1999-01-01T00:00:00Z",
+      seq: 99,
+    });
     const ack = await a.next();
     const got = await b.next();
     expect(Object.keys(got).sort()).toEqual(["content", "from", "id", "message", "seq", "time", "to", "type"]);

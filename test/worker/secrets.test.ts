@@ -28,7 +28,9 @@ it("keeps the token out of storage, attachments and logs, and logs JSON lines", 
   b.close();
 
   const stored = await runInDurableObject(env.USERS.getByName(user), (_o, state) => {
-    const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray();
+    const tables = state.storage.sql
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
+      .toArray();
     const rows = tables.flatMap(({ name }) => state.storage.sql.exec(`SELECT * FROM "${name}"`).toArray());
     const attachments = state.getWebSockets().map((ws) => ws.deserializeAttachment());
     return JSON.stringify({ rows, attachments });
@@ -42,5 +44,7 @@ it("keeps the token out of storage, attachments and logs, and logs JSON lines", 
   expect(ours.length).toBeGreaterThan(0);
   for (const line of lines) expect(line).not.toContain(token.split(".")[2]);
   const events = ours.map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(events).toContainEqual(expect.objectContaining({ event: "frame_refused", user, connectionId: expect.any(String), code: "BAD_JSON" }));
+  expect(events).toContainEqual(
+    expect.objectContaining({ event: "frame_refused", user, connectionId: expect.any(String), code: "BAD_JSON" }),
+  );
 });

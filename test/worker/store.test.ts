@@ -13,7 +13,9 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
   await runInDurableObject(env.USERS.getByName(`store-${crypto.randomUUID()}`), (_o, state) => {
     const sql = state.storage.sql;
     // Rebuild this object's storage as version 2 left it.
-    for (const { name } of sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray()) {
+    for (const { name } of sql
+      .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'")
+      .toArray()) {
       sql.exec(`DROP TABLE "${name}"`);
     }
     sql.exec("CREATE TABLE _migrations (version INTEGER PRIMARY KEY)");
@@ -21,7 +23,9 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
       sql.exec(migration);
       sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
     }
-    sql.exec(`INSERT INTO log (id, sender, recipient, type, frame, queued, created) VALUES ('srv-1', 'me', 'you', 'USER_MSG', '{}', 0, 1000)`);
+    sql.exec(
+      `INSERT INTO log (id, sender, recipient, type, frame, queued, created) VALUES ('srv-1', 'me', 'you', 'USER_MSG', '{}', 0, 1000)`,
+    );
     sql.exec(`INSERT INTO sends (client_id, server_id, time, created) VALUES ('c-1', 'srv-1', '1970-01-01T00:00:01Z', 1000)`);
 
     const store = new Store(state.storage);
@@ -35,8 +39,10 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
 it("creates no tables for a user who has only connected, and the schema on the first write", async () => {
   const user = uniqueUser("lurker");
   const tables = () =>
-    runInDurableObject(env.USERS.getByName(user), (_o, state) =>
-      state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log'").toArray().length,
+    runInDurableObject(
+      env.USERS.getByName(user),
+      (_o, state) =>
+        state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'log'").toArray().length,
     );
   const lurker = await Client.open(user);
   expect(lurker.hello.message.seq).toBe(0);

@@ -12,7 +12,16 @@
 import { DurableObject } from "cloudflare:workers";
 import { tokenFrom, verifyToken } from "../../../src/auth.ts";
 import { readConfig, type Vars } from "../../../src/config.ts";
-import { connectionIdFrame, errorFrame, httpError, isoSecond, receivedAck, userMsgText, withSeq, type UserContent } from "../../../src/protocol.ts";
+import {
+  connectionIdFrame,
+  errorFrame,
+  httpError,
+  isoSecond,
+  receivedAck,
+  userMsgText,
+  withSeq,
+  type UserContent,
+} from "../../../src/protocol.ts";
 
 interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
@@ -29,7 +38,8 @@ export default {
     if (url.pathname !== "/ws") return httpError(404, "not_found", "connect to /ws");
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "WebSocket only");
     const config = readConfig(env);
-    if (config.auth.secrets.length === 0 && config.auth.jwksUrl === null) return httpError(503, "server_misconfigured", "AUTH_SECRET is not set");
+    if (config.auth.secrets.length === 0 && config.auth.jwksUrl === null)
+      return httpError(503, "server_misconfigured", "AUTH_SECRET is not set");
     const auth = await verifyToken(tokenFrom(request, url), config);
     if (!auth.ok) return httpError(auth.status, auth.error, auth.reason);
     const identity = auth.identity;
