@@ -8,8 +8,8 @@
  * published at AUTH_JWKS_URL. The header's `alg` only picks which of the two
  * is tried; `jose` then refuses any other `alg` for that key.
  */
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from "jose";
-import { MAX_ID_LENGTH, type AuthConfig, type Config } from "./config.ts";
+import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
+import { type AuthConfig, type Config, MAX_ID_LENGTH } from "./config.ts";
 import { errorMessage, logEvent } from "./log.ts";
 
 export type AuthErrorCode = "missing_token" | "invalid_token" | "expired_token" | "missing_identity";
@@ -132,7 +132,7 @@ export async function verifyToken(token: string | null, config: Pick<Config, "au
       reason: "pass the token as ?Authentication=<JWT> or Authorization: Bearer <JWT>",
     };
   }
-  let payload;
+  let payload: JWTPayload;
   try {
     payload = await verifiedPayload(token, config.auth);
   } catch (err) {

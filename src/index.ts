@@ -3,7 +3,7 @@
  * before any upgrade. An accepted upgrade goes to the user's own object.
  */
 import { tokenFrom, verifyToken } from "./auth.ts";
-import { MAX_ID_LENGTH, readConfig, type Env } from "./config.ts";
+import { type Env, MAX_ID_LENGTH, readConfig } from "./config.ts";
 import { signToken } from "./devtoken.ts";
 import { errorMessage, logEvent } from "./log.ts";
 import { httpError } from "./protocol.ts";

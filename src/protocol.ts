@@ -252,7 +252,7 @@ export function httpError(status: number, error: string, reason: string): Respon
 
 /** ISO 8601 UTC to the second: `YYYY-MM-DDTHH:MM:SSZ`. */
 export function isoSecond(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19) + "Z";
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
 }
 
 const str = JSON.stringify;

@@ -12,25 +12,25 @@
  * (the inbox holds only frames not yet acked, which clients resend).
  */
 import { DurableObject } from "cloudflare:workers";
-import { MAX_ID_LENGTH, MAX_JSON_DEPTH, readConfig, type Config, type Env } from "./config.ts";
+import { type Config, type Env, MAX_ID_LENGTH, MAX_JSON_DEPTH, readConfig } from "./config.ts";
 import { errorMessage, logEvent } from "./log.ts";
 import {
-  ProtocolError,
   connectionIdFrame,
   errorFrame,
   frameRef,
   httpError,
   isoSecond,
+  type Limits,
+  ProtocolError,
   parseClientFrame,
+  type ReceiptRequest,
   receiptText,
   receivedAck,
+  type SendFrame,
   userMsgText,
   withSeq,
-  type Limits,
-  type ReceiptRequest,
-  type SendFrame,
 } from "./protocol.ts";
-import { Store, type Envelope } from "./store.ts";
+import { type Envelope, Store } from "./store.ts";
 
 /** Headers the Worker sets on the forwarded upgrade; the object is reachable only through the Worker. */
 export const USER_HEADER = "X-LunarLoom-User";
@@ -223,7 +223,7 @@ export class UserObject extends DurableObject<Env> {
   /** Only the message's recipient may acknowledge it; the sender is told once per kind. */
   private receipt(ws: WebSocket, me: string, req: ReceiptRequest, now: number): string | null {
     const target = this.store.lookup(req.messageId);
-    if (!target || target.type !== "USER_MSG") {
+    if (target?.type !== "USER_MSG") {
       throw new ProtocolError("UNKNOWN_MESSAGE", `no message ${JSON.stringify(req.messageId)} in your log`);
     }
     if (target.recipient !== me) throw new ProtocolError("FORBIDDEN", "only a message's recipient can acknowledge it");
@@ -270,7 +270,7 @@ export class UserObject extends DurableObject<Env> {
    */
   private flush(recipient: string, now: number): Promise<void> {
     const running = this.flushing.get(recipient);
-    if (running) return running;
+    if (running !== undefined) return running;
     if ((this.store.retryDue(recipient) ?? 0) > now) return Promise.resolve();
     const drain = this.drain(recipient).finally(() => this.flushing.delete(recipient));
     this.flushing.set(recipient, drain);

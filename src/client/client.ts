@@ -7,7 +7,7 @@
  *   reconnect ─▶ /ws?since=<last seq> ─▶ the server replays what this client missed
  */
 import type { ErrorFrame, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol.ts";
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
   Connection,
   DEFAULT_HEARTBEAT,
@@ -16,11 +16,11 @@ import {
   type TokenSource,
   type WebSocketConstructor,
 } from "./connection.ts";
+import { ResumeCursor } from "./cursor.ts";
 import { Emitter, type Listener } from "./emitter.ts";
 import type { FilePayload } from "./file.ts";
-import { parseServerFrame, type OutgoingReceipt, type OutgoingUserMsg } from "./frames.ts";
-import { Outbox, type Ack, type Outgoing } from "./outbox.ts";
-import { ResumeCursor } from "./cursor.ts";
+import { type OutgoingReceipt, type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
+import { type Ack, Outbox, type Outgoing } from "./outbox.ts";
 
 export interface ClientOptions {
   /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws`. */
@@ -223,7 +223,8 @@ export class LunarLoomClient {
     if (!frame) return;
     switch (frame.content) {
       case "CONNECTION_ID":
-        return this.onHello(frame.message);
+        this.onHello(frame.message);
+        return;
       case "TEXT_MESSAGE":
       case "FILE_MESSAGE":
         if (this.cursor.accept(frame.seq)) this.events.emit("message", frame);
@@ -241,7 +242,8 @@ export class LunarLoomClient {
         if (this.cursor.accept(frame.seq)) this.events.emit("receipt", frame);
         return;
       case "ERROR":
-        return this.onError(frame.message);
+        this.onError(frame.message);
+        return;
     }
   }
 

@@ -4,7 +4,7 @@
  * that is dead but not closed (a phone that changed networks, a sleeping
  * laptop). Knows nothing about frames beyond the runtime's `ping`/`pong`.
  */
-import { backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 
 /** The part of the WebSocket API the client uses; browsers' and Node 22's global WebSocket both fit. */
 export interface WebSocketLike {

@@ -6,8 +6,8 @@ export class Emitter<Events extends object> {
 
   /** Returns a function that removes the listener. */
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): () => void {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
+    const set = this.listeners.get(event) ?? new Set();
+    this.listeners.set(event, set);
     set.add(listener);
     return () => set.delete(listener);
   }

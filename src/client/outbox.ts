@@ -71,9 +71,7 @@ export class Outbox {
   add(frame: OutgoingUserMsg): { outgoing: Outgoing; text: string | null } {
     const existing = this.entries.get(frame.id);
     if (existing) return { outgoing: existing.outgoing, text: null };
-    let resolve!: (ack: Ack) => void;
-    let reject!: (err: SendError) => void;
-    const acked = new Promise<Ack>((res, rej) => ((resolve = res), (reject = rej)));
+    const { promise: acked, resolve, reject } = Promise.withResolvers<Ack>();
     // An app that never looks at `acked` must not crash on an unhandled rejection;
     // an app that awaits it still sees the error.
     acked.catch(() => {});

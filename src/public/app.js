@@ -1,7 +1,7 @@
 // The chat page. Plain JS on purpose: the hard parts (outbox, resume,
 // reconnect) live in the client library, bundled to ./client.js from
 // src/client by `npm run build:page`, so the page only keeps a view model.
-import { LunarLoomClient, MAX_FILE_BYTES, filePayload, isFilePayload } from "./client.js";
+import { filePayload, isFilePayload, LunarLoomClient, MAX_FILE_BYTES } from "./client.js";
 
 const $ = (selector) => document.querySelector(selector);
 const RANK = { failed: -1, pending: 0, received: 1, delivered: 2, read: 3 };
@@ -160,8 +160,8 @@ function acknowledge(msg) {
 // ---- the view model -----------------------------------------------------------------
 
 function chat(peer) {
-  let c = chats.get(peer);
-  if (!c) chats.set(peer, (c = { peer, items: [], touched: 0 }));
+  const c = chats.get(peer) ?? { peer, items: [], touched: 0 };
+  chats.set(peer, c);
   return c;
 }
 

@@ -107,7 +107,10 @@ function latencyPanel(panel: LatencyPanel, x0: number, y0: number, w: number, h:
       // A step function: horizontal to the next value, then up.
       let d = `M${num(lx(pts[0]![0]))},${num(ly(0))}`;
       let prevY = 0;
-      for (const [v, f] of pts) d += ` L${num(lx(v))},${num(ly(prevY))} L${num(lx(v))},${num(ly((prevY = f)))}`;
+      for (const [v, f] of pts) {
+        d += ` L${num(lx(v))},${num(ly(prevY))} L${num(lx(v))},${num(ly(f))}`;
+        prevY = f;
+      }
       out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="5,3"' : ""}/>`);
     }
     const ly0 = plotY + plotH + 44 + Math.floor(i / 2) * 14;
@@ -165,5 +168,5 @@ export function renderChart(data: ChartData): string {
     bars.svg,
     "</svg>",
   ];
-  return parts.join("\n") + "\n";
+  return `${parts.join("\n")}\n`;
 }

@@ -12,7 +12,7 @@ export interface Frame {
   to?: string;
   type?: string;
   content?: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the benchmark reads payloads it wrote itself.
   message?: any;
   seq?: number;
 }

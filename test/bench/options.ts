@@ -111,7 +111,7 @@ export const USAGE = `npm run bench [-- options]
   --only=a,b              scenarios to run: ${SCENARIOS.join(",")} (default: all)
   --profile               CPU-profile the server and the floor under --profile-scenario instead
   --profile-scenario=S    pairs (default), fanin, drain or connect
-${NUMERIC.map((k) => `  --${kebab(k)}=N`.padEnd(26) + `(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
+${NUMERIC.map((k) => `${`  --${kebab(k)}=N`.padEnd(26)}(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
   --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
   --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
   --floor-storage=S       (BENCH_FLOOR_STORAGE) the floor's object class: sqlite (default, as the server's) or plain

@@ -71,8 +71,14 @@ export class Inspector {
     const ws = new Ctor(url, { headers: { Origin: "http://127.0.0.1" } });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("inspector did not open")), Math.max(1, deadline - Date.now()));
-      ws.addEventListener("open", () => (clearTimeout(timer), resolve()));
-      ws.addEventListener("error", () => (clearTimeout(timer), reject(new Error(`inspector socket error at ${url}`))));
+      ws.addEventListener("open", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      ws.addEventListener("error", () => {
+        clearTimeout(timer);
+        reject(new Error(`inspector socket error at ${url}`));
+      });
     });
     return new Inspector(ws);
   }
@@ -86,8 +92,14 @@ export class Inspector {
         reject(new Error(`${method} timed out`));
       }, timeoutMs);
       this.pending.set(id, {
-        resolve: (v) => (clearTimeout(timer), resolve(v as T)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
     });
   }
@@ -215,8 +227,8 @@ export function summarizeProfile(profile: CpuProfile, modules: ModuleMap = new M
   }
   const keyOf = new Map<number, string>();
   const key = (n: ProfileNode) => {
-    let k = keyOf.get(n.id);
-    if (k === undefined) keyOf.set(n.id, (k = frameKey(n.callFrame, modules)));
+    const k = keyOf.get(n.id) ?? frameKey(n.callFrame, modules);
+    keyOf.set(n.id, k);
     return k;
   };
   const self = new Map<string, number>();

@@ -10,15 +10,15 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
-import { ROOT, startDevServer, type DevServer } from "../node/devserver.ts";
-import { FLOOR_COLOR, SERVER_COLOR, renderChart, type ChartData } from "./chart.ts";
-import { parseOptions, type BenchOptions, type ScenarioName } from "./options.ts";
+import { type DevServer, ROOT, startDevServer } from "../node/devserver.ts";
+import { type ChartData, FLOOR_COLOR, renderChart, SERVER_COLOR } from "./chart.ts";
+import { type BenchOptions, parseOptions, type ScenarioName } from "./options.ts";
 import { cpuDelta, sampleWorkerd } from "./proc.ts";
-import { profileMarkdown, profiled, projectFunctions, summarizeProfile } from "./profile.ts";
-import { SCENARIO_TITLES, TARGETS, resultsTable, targetsTable } from "./report.ts";
+import { profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
+import { resultsTable, SCENARIO_TITLES, TARGETS, targetsTable } from "./report.ts";
+import { type Ctx, connect, crash, drain, fanin, pairs, type RunOutput } from "./scenarios.ts";
 import { FLOOR_PATH, plainFloorToml, snapshotServer } from "./snapshot.ts";
-import { connect, crash, drain, fanin, pairs, type Ctx, type RunOutput } from "./scenarios.ts";
-import { aggregateRuns, evaluateTargets, ratios, type Metrics, type ScenarioMedians } from "./stats.ts";
+import { aggregateRuns, evaluateTargets, type Metrics, ratios, type ScenarioMedians } from "./stats.ts";
 
 type Kind = "server" | "floor";
 /** Counts where one bad run must show: the worst run is reported, not the median. */
@@ -104,13 +104,16 @@ async function bench(): Promise<void> {
   const samples: Record<string, Partial<Record<Kind, { ack: number[]; delivery: number[]; connect: number[] }>>> = {};
 
   const record = (scenario: string, kind: Kind, round: number, out: RunOutput | null, error?: unknown): void => {
-    const rec = (results[scenario] ??= { runs: { server: [], floor: [] } });
+    results[scenario] ??= { runs: { server: [], floor: [] } };
+    const rec = results[scenario];
     const metrics = out?.metrics ?? {};
     if ("lost" in metrics) metrics.anomalies = (metrics.lost ?? 0) + (metrics.duplicated ?? 0) + (metrics.outOfOrder ?? 0);
     const run: RunRecord = { round, metrics, notes: out?.notes ?? [], load: load() };
     if (error !== undefined) run.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
     rec.runs[kind].push(run);
-    const pool = ((samples[scenario] ??= {})[kind] ??= { ack: [], delivery: [], connect: [] });
+    samples[scenario] ??= {};
+    samples[scenario][kind] ??= { ack: [], delivery: [], connect: [] };
+    const pool = samples[scenario][kind];
     for (const k of ["ack", "delivery", "connect"] as const) for (const v of out?.samples[k] ?? []) pool[k].push(v);
     log(
       `  ${scenario.padEnd(7)} round ${round}/${opts.rounds} ${kind.padEnd(6)} ${error ? `FAILED: ${run.error?.split("\n")[0]}` : brief(metrics)}${run.notes.length ? `  [${run.notes.join("; ")}]` : ""}`,
@@ -224,7 +227,7 @@ async function bench(): Promise<void> {
   const json = { meta, options: opts, scenarios: results, targets };
   writeFileSync(
     join(outDir, "results.json"),
-    JSON.stringify(json, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n",
+    `${JSON.stringify(json, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2)}\n`,
   );
 
   const notes = Object.entries(results).flatMap(([name, rec]) =>
@@ -348,7 +351,7 @@ async function profile(o: BenchOptions): Promise<void> {
       await server.stop();
     }
   }
-  const md = sections.join("\n") + "\n";
+  const md = `${sections.join("\n")}\n`;
   writeFileSync(join(outDir, `profile-${scenario}.md`), md);
   console.log(md);
 }

@@ -9,10 +9,10 @@
  *   crash    (server only) SIGKILL mid-stream, restart, and check every ack was durable
  */
 import type { DevServer } from "../node/devserver.ts";
-import { BenchSocket, closeAll, openAll, tokensFor, type Frame } from "./client.ts";
+import { BenchSocket, closeAll, type Frame, openAll, tokensFor } from "./client.ts";
 import type { BenchOptions } from "./options.ts";
 import { cpuDelta, sampleWorkerd, waitIdle } from "./proc.ts";
-import { summarize, type Metrics } from "./stats.ts";
+import { type Metrics, summarize } from "./stats.ts";
 
 export interface RunOutput {
   metrics: Metrics;

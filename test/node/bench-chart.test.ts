@@ -4,16 +4,16 @@
  * ticks, and self/inclusive sample counts from a hand-built profile. Pure.
  */
 import { describe, expect, it } from "vitest";
-import { escapeXml, logTicks, renderChart, type ChartData } from "../bench/chart.ts";
+import { type ChartData, escapeXml, logTicks, renderChart } from "../bench/chart.ts";
 import {
+  type CpuProfile,
   frameKey,
+  type ModuleMap,
   moduleMarkers,
   moduleOf,
   profileMarkdown,
   projectFunctions,
   summarizeProfile,
-  type CpuProfile,
-  type ModuleMap,
 } from "../bench/profile.ts";
 
 /** Tag balance, ignoring self-closing tags: a cheap well-formedness check without an XML parser. */

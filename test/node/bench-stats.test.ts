@@ -6,8 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DEFAULTS, QUICK, parseOptions } from "../bench/options.ts";
-import { TARGETS, fmt, resultsTable, targetsTable } from "../bench/report.ts";
+import { DEFAULTS, parseOptions, QUICK } from "../bench/options.ts";
+import { fmt, resultsTable, TARGETS, targetsTable } from "../bench/report.ts";
 import { plainFloorToml, raiseRateLimits } from "../bench/snapshot.ts";
 import {
   aggregateRuns,

@@ -11,9 +11,9 @@
 import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, startDevServer, type DevServer } from "./devserver.ts";
+import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
 
 const ARTIFACTS = join(ROOT, "test-results", "browser");
 const CHROMIUM_ARGS = [

@@ -8,9 +8,9 @@
  * rate limiter. Does not cover browsers (browser.test.ts does).
  */
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { LunarLoomClient, SendError, type ClientOptions, type ReceiptFrame, type UserMsgFrame } from "lunarloom-edge/client";
+import { type ClientOptions, LunarLoomClient, type ReceiptFrame, SendError, type UserMsgFrame } from "lunarloom-edge/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startDevServer, type DevServer } from "./devserver.ts";
+import { type DevServer, startDevServer } from "./devserver.ts";
 
 /** A TCP proxy to the dev server whose faults the test switches on and off. */
 interface NetProxy {
@@ -282,7 +282,9 @@ describe("LunarLoomClient against the real Worker", () => {
     // Carol was never online: a first connection with since=0 gets all of it, before `synced`.
     const carol = start(carolName, { since: 0 });
     let atSync = -1;
-    carol.client.on("synced", () => atSync < 0 && (atSync = carol.seen.messages.length));
+    carol.client.on("synced", () => {
+      if (atSync < 0) atSync = carol.seen.messages.length;
+    });
     await until("carol is synced", () => carol.seen.synced > 0);
     expect(atSync).toBe(240);
     // Per sender→recipient order is the ack order (PROTOCOL.md, Order).

@@ -6,12 +6,12 @@
  */
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
-import { LunarLoomClient, SendError, fileBytes, filePayload, type ConnectionState } from "lunarloom-edge/client";
+import { type ConnectionState, fileBytes, filePayload, LunarLoomClient, SendError } from "lunarloom-edge/client";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { backoffDelay } from "../../src/client/backoff.ts";
 import { ResumeCursor } from "../../src/client/cursor.ts";
-import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
+import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
 import { ROOT } from "./devserver.ts";
 
 type Handler = (event: { data: unknown }) => void;

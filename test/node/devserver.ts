@@ -3,7 +3,7 @@
  * and the benchmark. Each server gets its own ports (HTTP and inspector) so
  * several can run at once, and is stopped with its whole process group.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";

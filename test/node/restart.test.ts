@@ -44,8 +44,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
-import { startDevServer, type DevServer } from "./devserver.ts";
-import { PONG, WsClient, uniqueUser, type Frame } from "./wsclient.ts";
+import { type DevServer, startDevServer } from "./devserver.ts";
+import { type Frame, PONG, uniqueUser, WsClient } from "./wsclient.ts";
 
 /** How long the recipient may wait after a restart: the outbox's safety-net alarm is 10 s after the first flush. */
 const DELIVERY_TIMEOUT_MS = 25_000;
@@ -108,11 +108,6 @@ function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-}
-
-async function restart(how: "sigterm" | "sigkill"): Promise<DevServer> {
-  await stop(how);
-  return running();
 }
 
 async function connect(user: string, since?: number): Promise<WsClient> {

@@ -10,7 +10,7 @@ import { WebSocket } from "node:http";
 type NodeWebSocket = InstanceType<typeof WebSocket>;
 
 // Frames are loosely typed on purpose: tests check exact shapes with toEqual.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: tests read any field and check exact shapes with toEqual.
 export type Frame = Record<string, any>;
 
 /** What `next()` yields for the runtime's auto-response to the text frame "ping". */

@@ -6,7 +6,7 @@
  * `globalThis.fetch`, which the Worker shares with the tests (same isolate):
  * no network. Does not cover jose's 5 s fetch timeout (it would cost 5 s).
  */
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/config.ts";
 import { connectWith, envWith, expectAccepted, expectRefused } from "./auth-helpers.ts";

@@ -6,7 +6,7 @@
 import { exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it, vi } from "vitest";
-import { Client, TIME, UUID, tokenFor, uniqueUser, upgrade } from "./helpers.ts";
+import { Client, TIME, tokenFor, UUID, uniqueUser, upgrade } from "./helpers.ts";
 
 async function expectRefused(res: Response, status: number, error?: string): Promise<void> {
   expect(res.status).toBe(status);

@@ -8,7 +8,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { Store } from "../../src/store.ts";
-import { Client, TIME, UUID, uniqueUser, type Frame } from "./helpers.ts";
+import { Client, type Frame, TIME, UUID, uniqueUser } from "./helpers.ts";
 
 const MAX = 64 * 1024;
 

@@ -8,7 +8,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Client, uniqueUser, type Frame } from "./helpers.ts";
+import { Client, type Frame, uniqueUser } from "./helpers.ts";
 
 const MAX = 64 * 1024;
 const RUNS = 300;

@@ -34,7 +34,7 @@ export function upgrade(query: string, headers: Record<string, string> = {}): Pr
 }
 
 // Frames are loosely typed in tests on purpose: tests check exact shapes with toEqual.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: tests read any field and check exact shapes with toEqual.
 export type Frame = Record<string, any>;
 
 export class Client {

@@ -18,9 +18,9 @@ import {
   httpError,
   isoSecond,
   receivedAck,
+  type UserContent,
   userMsgText,
   withSeq,
-  type UserContent,
 } from "../../../src/protocol.ts";
 
 interface FloorEnv extends Vars {
@@ -105,8 +105,8 @@ export class FloorUser extends DurableObject<FloorEnv> {
     const copy = withSeq(text, ++this.seq);
     for (const other of this.ctx.getWebSockets()) if (other !== ws) trySend(other, copy);
     if (to === user) return;
-    let stub = this.stubs.get(to);
-    if (!stub) this.stubs.set(to, (stub = this.env.FLOOR.getByName(to)));
+    const stub = this.stubs.get(to) ?? this.env.FLOOR.getByName(to);
+    this.stubs.set(to, stub);
     try {
       await stub.deliver(text);
     } catch (err) {
