@@ -1,5 +1,5 @@
 /**
- * The chat page in a real headless Chromium (Debian's) against wrangler dev,
+ * The chat page in a real headless Chromium (see chromium.ts) against wrangler dev,
  * served as static assets at `/`: two people sign in and chat, ticks go
  * received → delivered → read, a file goes through, one goes offline while
  * the other keeps sending (and sends something herself), comes back and has
@@ -11,20 +11,12 @@
 import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "./chromium.ts";
 import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
 
 const ARTIFACTS = join(ROOT, "test-results", "browser");
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 let server: DevServer;
 let browser: Browser;
@@ -40,7 +32,9 @@ beforeAll(async () => {
   });
   mkdirSync(ARTIFACTS, { recursive: true });
   server = await startDevServer();
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const launched = await launchChromium();
+  browser = launched.browser;
+  console.log(`browser tests run in ${launched.source}`);
 });
 
 afterAll(async () => {
