@@ -5,13 +5,12 @@
  * event-driven waits that always end (a frame, a close, or a timeout).
  */
 import { WebSocket } from "node:http";
+import { type Frame, FrameQueue, type Pattern } from "../shared/frames.ts";
 
 /** Node's (undici's) WebSocket; the global `WebSocket` type here is the Workers one. */
 type NodeWebSocket = InstanceType<typeof WebSocket>;
 
-// Frames are loosely typed on purpose: tests check exact shapes with toEqual.
-// biome-ignore lint/suspicious/noExplicitAny: tests read any field and check exact shapes with toEqual.
-export type Frame = Record<string, any>;
+export type { Frame } from "../shared/frames.ts";
 
 /** What `next()` yields for the runtime's auto-response to the text frame "ping". */
 export const PONG: Frame = Object.freeze({ pong: true });
@@ -45,26 +44,26 @@ export interface ConnectOptions {
 }
 
 export class WsClient {
-  /** Every frame received, in order: parsed JSON, `PONG`, or `{ raw }` for anything else. */
-  readonly frames: Frame[] = [];
   /** The CONNECTION_ID frame (the first frame after the upgrade). */
   hello: Frame = {};
-  closed: { code: number; reason: string } | null = null;
-  private read = 0;
-  private wake: (() => void) | null = null;
+  readonly queue: FrameQueue;
 
   private constructor(
     readonly user: string,
     readonly ws: NodeWebSocket,
   ) {
-    ws.addEventListener("message", (e) => {
-      this.frames.push(parse(e.data));
-      this.notify();
-    });
-    ws.addEventListener("close", (e) => {
-      this.closed = { code: e.code, reason: e.reason };
-      this.notify();
-    });
+    this.queue = new FrameQueue(user);
+    ws.addEventListener("message", (e) => this.queue.push(parse(e.data)));
+    ws.addEventListener("close", (e) => this.queue.close(e.code, e.reason));
+  }
+
+  /** Every frame received, in order: parsed JSON, `PONG`, or `{ raw }` for anything else. */
+  get frames(): Frame[] {
+    return this.queue.all;
+  }
+
+  get closed(): { code: number; reason: string } | null {
+    return this.queue.closed;
   }
 
   /** Opens `/ws?Authentication=<token>` and consumes the CONNECTION_ID frame into `hello`. */
@@ -121,23 +120,34 @@ export class WsClient {
     this.send({ type: "ACK_MSG", content, message: serverId });
   }
 
-  /** Frames received but not yet returned by `next()`. */
+  /** Frames received but not yet looked at. */
   get unread(): number {
-    return this.frames.length - this.read;
+    return this.queue.unreadCount;
   }
 
-  /** The next unread frame, waiting for it if needed. */
-  async next(timeoutMs = 10_000): Promise<Frame> {
-    if (this.read >= this.frames.length) await this.waitFor(() => this.read < this.frames.length, timeoutMs, "a frame");
-    return this.frames[this.read++]!;
+  /** The next unread frame, whatever it is: for a socket that receives one stream. */
+  next(timeoutMs = 10_000): Promise<Frame> {
+    return this.queue.next(timeoutMs);
   }
 
-  /** The next `count` unread frames. One deadline for all of them. */
-  async take(count: number, timeoutMs = 10_000): Promise<Frame[]> {
-    await this.waitFor(() => this.frames.length - this.read >= count, timeoutMs, `${count} frames`);
-    const out = this.frames.slice(this.read, this.read + count);
-    this.read += count;
-    return out;
+  /** The next `count` unread frames, in order. One deadline for all of them. */
+  take(count: number, timeoutMs = 10_000): Promise<Frame[]> {
+    return this.queue.take(count, timeoutMs);
+  }
+
+  /** The first unread frame like `pattern`; frames it skips stay unread. */
+  expect(pattern: Pattern, timeoutMs = 10_000): Promise<Frame> {
+    return this.queue.expect(pattern, timeoutMs);
+  }
+
+  /** The first `count` unread frames like `pattern`, in arrival order. */
+  expectAll(pattern: Pattern, count: number, timeoutMs = 10_000): Promise<Frame[]> {
+    return this.queue.expectAll(pattern, count, timeoutMs);
+  }
+
+  /** Waits for the socket to close; its code and reason. */
+  closing(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    return this.queue.closing(timeoutMs);
   }
 
   /**
@@ -164,33 +174,9 @@ export class WsClient {
     if (this.closed) return;
     this.ws.close(1000, "done");
     try {
-      await this.waitFor(() => this.closed !== null, timeoutMs, "the close");
+      await this.closing(timeoutMs);
     } catch {
       // The server did not reciprocate in time; the socket is ours to drop anyway.
-    }
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
-  }
-
-  private async waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (this.closed) throw new Error(`${this.user}: socket closed (${this.closed.code} ${this.closed.reason}) while waiting for ${what}`);
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`${this.user}: no ${what} within ${timeoutMs} ms (${this.unread} unread, ${this.frames.length} received)`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
     }
   }
 }

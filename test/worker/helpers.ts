@@ -5,6 +5,7 @@
 import { exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { expect } from "vitest";
+import { type Frame, FrameQueue, type Pattern } from "../shared/frames.ts";
 
 export const SECRET = "test-secret";
 
@@ -33,36 +34,39 @@ export function upgrade(query: string, headers: Record<string, string> = {}): Pr
   });
 }
 
-// Frames are loosely typed in tests on purpose: tests check exact shapes with toEqual.
-// biome-ignore lint/suspicious/noExplicitAny: tests read any field and check exact shapes with toEqual.
-export type Frame = Record<string, any>;
+export type { Frame } from "../shared/frames.ts";
+
+const NEXT_MS = 5000;
 
 export class Client {
-  readonly frames: Frame[] = [];
   /** Each text frame as sent on the wire, in arrival order (CONNECTION_ID first). */
   readonly texts: string[] = [];
-  private read = 0;
-  private waiter: (() => void) | null = null;
-  closed: { code: number; reason: string } | null = null;
+  readonly queue: FrameQueue;
 
   private constructor(
     readonly user: string,
     readonly ws: WebSocket,
   ) {
+    this.queue = new FrameQueue(user);
     ws.addEventListener("message", (e) => {
       if (typeof e.data === "string") this.texts.push(e.data);
-      this.frames.push(typeof e.data === "string" ? (e.data === "pong" ? { pong: true } : JSON.parse(e.data)) : { binary: true });
-      this.waiter?.();
+      this.queue.push(typeof e.data === "string" ? (e.data === "pong" ? { pong: true } : JSON.parse(e.data)) : { binary: true });
     });
-    ws.addEventListener("close", (e) => {
-      this.closed = { code: e.code, reason: e.reason };
-      this.waiter?.();
-    });
+    ws.addEventListener("close", (e) => this.queue.close(e.code, e.reason));
+  }
+
+  /** Every frame received, in arrival order. */
+  get frames(): Frame[] {
+    return this.queue.all;
+  }
+
+  get closed(): { code: number; reason: string } | null {
+    return this.queue.closed;
   }
 
   /** Connects and consumes the CONNECTION_ID frame. */
-  static async open(user: string, opts: { since?: number } = {}): Promise<{ client: Client; hello: Frame }> {
-    const token = await tokenFor(user);
+  static async open(user: string, opts: { since?: number; token?: string } = {}): Promise<{ client: Client; hello: Frame }> {
+    const token = opts.token ?? (await tokenFor(user));
     const res = await upgrade(`?Authentication=${token}${opts.since === undefined ? "" : `&since=${opts.since}`}`);
     expect(res.status).toBe(101);
     const ws = res.webSocket!;
@@ -81,7 +85,7 @@ export class Client {
     return client;
   }
 
-  static async connect(user: string, opts: { since?: number } = {}): Promise<Client> {
+  static async connect(user: string, opts: { since?: number; token?: string } = {}): Promise<Client> {
     return (await Client.open(user, opts)).client;
   }
 
@@ -89,29 +93,34 @@ export class Client {
     this.ws.send(typeof frame === "string" || frame instanceof ArrayBuffer ? frame : JSON.stringify(frame));
   }
 
-  /** The next unread frame, waiting for it if needed. */
-  async next(timeoutMs = 5000): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.read >= this.frames.length) {
-      if (this.closed) throw new Error(`${this.user}: socket closed (${this.closed.code}) while waiting`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.user}: no frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.waiter = null;
-    }
-    return this.frames[this.read++]!;
+  /** The next unread frame, whatever it is: for a socket that receives one stream. */
+  next(timeoutMs = NEXT_MS): Promise<Frame> {
+    return this.queue.next(timeoutMs);
   }
 
-  async take(n: number, timeoutMs = 10_000): Promise<Frame[]> {
-    const out: Frame[] = [];
-    for (let i = 0; i < n; i++) out.push(await this.next(timeoutMs));
-    return out;
+  /** The next `n` unread frames, in order: for a socket that receives one stream. */
+  take(n: number, timeoutMs = 10_000): Promise<Frame[]> {
+    return this.queue.take(n, timeoutMs);
+  }
+
+  /** The first unread frame like `pattern`; frames it skips stay unread. */
+  expect(pattern: Pattern, timeoutMs = NEXT_MS): Promise<Frame> {
+    return this.queue.expect(pattern, timeoutMs);
+  }
+
+  /** The first `n` unread frames like `pattern`, in arrival order. */
+  expectAll(pattern: Pattern, n: number, timeoutMs = 10_000): Promise<Frame[]> {
+    return this.queue.expectAll(pattern, n, timeoutMs);
+  }
+
+  /** The ERROR frame answering the frame with id `ref`. */
+  error(ref: string, timeoutMs = NEXT_MS): Promise<Frame> {
+    return this.expect({ type: "SYSTEM_MSG", content: "ERROR", message: { ref } }, timeoutMs);
+  }
+
+  /** Waits for the socket to close; its code and reason. */
+  closing(timeoutMs = NEXT_MS): Promise<{ code: number; reason: string }> {
+    return this.queue.closing(timeoutMs);
   }
 
   /**
@@ -124,8 +133,8 @@ export class Client {
   }
 
   /**
-   * Every frame the object sent in answer to what this socket sent so far.
-   * A bad frame with a marker id is answered in order after them (a ping
+   * Every unread frame up to the answer to a marker frame: the object answers
+   * a bad frame in order after everything this socket sent before it (a ping
    * would not do: the runtime answers it without queueing behind frames).
    */
   async drain(): Promise<Frame[]> {
@@ -136,12 +145,20 @@ export class Client {
     return out;
   }
 
-  /** Sends a USER_MSG and returns the server's ack. */
+  /** The server's ack for the USER_MSG with client id `id`; an ERROR for it fails the test with its code. */
+  async ack(id: string, timeoutMs = NEXT_MS): Promise<Frame> {
+    const answer = await this.expect(
+      (f) => (f.type === "ACK_MSG" && f.content === "MESSAGE_RECEIVED" && f.id === id) || (f.content === "ERROR" && f.message?.ref === id),
+      timeoutMs,
+    );
+    if (answer.content === "ERROR") throw new Error(`${this.user}: ${id} was refused: ${JSON.stringify(answer.message)}`);
+    return answer;
+  }
+
+  /** Sends a USER_MSG and returns the server's ack (whatever else arrives meanwhile stays unread). */
   async message(to: string, message: unknown, id: string = crypto.randomUUID()): Promise<Frame> {
     this.send({ id, to, type: "USER_MSG", content: "TEXT_MESSAGE", message });
-    const ack = await this.next();
-    expect(ack).toMatchObject({ id, type: "ACK_MSG", content: "MESSAGE_RECEIVED" });
-    return ack;
+    return this.ack(id);
   }
 
   close(): void {
