@@ -5,7 +5,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Client, TIME, tokenFor, UUID, uniqueUser, upgrade } from "./helpers.ts";
 
 async function expectRefused(res: Response, status: number, error?: string): Promise<void> {
@@ -160,7 +160,7 @@ describe("closing", () => {
   it("answers a client's close with the same code and reason", async () => {
     const { client } = await Client.open(uniqueUser("bye"));
     client.ws.close(4321, "see you");
-    await vi.waitFor(() => expect(client.closed).toEqual({ code: 4321, reason: "see you" }));
+    expect(await client.closing()).toEqual({ code: 4321, reason: "see you" });
   });
 });
 
