@@ -54,6 +54,8 @@ describe("receipts", () => {
   it("reaches an offline sender when it next connects", async () => {
     const { john, rick, serverId } = await chat();
     john.close();
+    // The server has answered the close: the receipt finds John with no socket, so it waits in his offline queue.
+    await john.closing();
     rick.send({ type: "ACK_MSG", content: "MESSAGE_DELIVERED", message: serverId });
     await rick.expectNothingMore(100);
     const back = await Client.connect(john.user);
