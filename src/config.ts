@@ -1,4 +1,4 @@
-import type { UserObject } from "./user.ts";
+import type { UserObject } from "./user/object.ts";
 
 /** Bindings and vars, as wrangler.toml and `wrangler secret put` supply them. */
 export interface Env extends Vars {

@@ -2,14 +2,14 @@
  * The Worker: routes, authenticates, and answers every refusal over HTTP
  * before any upgrade. An accepted upgrade goes to the user's own object.
  */
-import { tokenFrom, verifyToken } from "./auth.ts";
+import { signToken } from "./auth/devtoken.ts";
+import { tokenFrom, verifyToken } from "./auth/token.ts";
 import { type Env, MAX_ID_LENGTH, readConfig } from "./config.ts";
-import { signToken } from "./devtoken.ts";
-import { errorMessage, logEvent } from "./log.ts";
-import { httpError } from "./protocol.ts";
-import { EXPIRES_HEADER, USER_HEADER } from "./user.ts";
+import { httpError } from "./http/errors.ts";
+import { errorMessage, logEvent } from "./logging.ts";
+import { EXPIRES_HEADER, USER_HEADER } from "./user/connect.ts";
 
-export { UserObject } from "./user.ts";
+export { UserObject } from "./user/object.ts";
 
 export default {
   async fetch(request, env): Promise<Response> {

@@ -2,7 +2,7 @@
  * `npm run token -- <user>` prints a token for that user, signed with
  * AUTH_SECRET from the environment or, by default, `npm start`'s dev secret.
  */
-import { DEV_AUTH_SECRET, signToken } from "../devtoken.ts";
+import { DEV_AUTH_SECRET, signToken } from "../auth/devtoken.ts";
 
 const user = process.argv[2];
 if (!user) {

@@ -6,7 +6,7 @@
  *   socket ─▶ ResumeCursor (skip what was seen) ─▶ message / receipt events
  *   reconnect ─▶ /ws?since=<last seq> ─▶ the server replays what this client missed
  */
-import type { ErrorFrame, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol.ts";
+import type { ErrorFrame, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol/frames.ts";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
   Connection,
@@ -239,7 +239,8 @@ export class LunarLoomClient {
       }
       case "MESSAGE_DELIVERED":
       case "MESSAGE_READ":
-        if (this.cursor.accept(frame.seq)) this.events.emit("receipt", frame);
+        // A group receipt is live only (no seq): nothing to resume.
+        if (frame.seq === undefined || this.cursor.accept(frame.seq)) this.events.emit("receipt", frame);
         return;
       case "ERROR":
         this.onError(frame.message);

@@ -3,7 +3,7 @@
  * the frames it receives. Server frame types come from the server's own
  * protocol module, so the two cannot drift apart.
  */
-import type { ReceiptContent, ServerFrame, UserContent } from "../protocol.ts";
+import type { ReceiptContent, ServerFrame, UserContent } from "../protocol/frames.ts";
 
 /** A USER_MSG as a client sends it (PROTOCOL.md, Sending a message). `from` is never sent: the server sets it. */
 export interface OutgoingUserMsg {
@@ -49,7 +49,7 @@ export function parseServerFrame(text: string): ServerFrame | null {
         return isString(v.message);
       case "ACK_MSG/MESSAGE_DELIVERED":
       case "ACK_MSG/MESSAGE_READ":
-        return isString(v.from) && isString(v.to) && isString(v.message) && isSeq(v.seq);
+        return isString(v.from) && isString(v.to) && isString(v.message) && (v.seq === undefined || isSeq(v.seq));
       case "SYSTEM_MSG/CONNECTION_ID":
         return isObject(v.message) && isString(v.message.user) && Number.isSafeInteger(v.message.seq);
       case "SYSTEM_MSG/ERROR":

@@ -3,7 +3,7 @@
  * Runs in browsers and Node 22+ (global WebSocket).
  */
 
-export type { ErrorCode, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol.ts";
+export type { ErrorCode, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol/frames.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export {
   type ClientEvents,

@@ -4,7 +4,7 @@
  * the server's dedupe by client id turns any number of resends into one
  * message (PROTOCOL.md, Idempotent resend).
  */
-import type { ErrorCode, UserContent } from "../protocol.ts";
+import type { ErrorCode, UserContent } from "../protocol/frames.ts";
 import type { OutgoingUserMsg } from "./frames.ts";
 
 /** The server's MESSAGE_RECEIVED: the message is durably stored under `serverId`. */

@@ -3,7 +3,7 @@
  * protocol the way an app would. Tokens are HS256 with the dev secret, signed
  * before any clock starts.
  */
-import { DEV_AUTH_SECRET, signToken } from "../../src/devtoken.ts";
+import { DEV_AUTH_SECRET, signToken } from "../../src/auth/devtoken.ts";
 
 /** Frames are read loosely: the benchmark checks only the fields it uses. */
 export interface Frame {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { expect, it } from "vitest";
-import { DEV_AUTH_SECRET } from "../../src/devtoken.ts";
+import { DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
 import { ROOT } from "./devserver.ts";
 
 it("npm start runs with the secret npm run token signs with, and with dev tokens on", () => {

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_AUTH_SECRET } from "../../src/devtoken.ts";
+import { DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 

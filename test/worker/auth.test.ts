@@ -6,7 +6,7 @@
  */
 import { SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { verifyToken } from "../../src/auth.ts";
+import { verifyToken } from "../../src/auth/token.ts";
 import { readConfig } from "../../src/config.ts";
 import { connectWith, envWith, expectAccepted, expectRefused } from "./auth-helpers.ts";
 import { SECRET, tokenFor, uniqueUser } from "./helpers.ts";

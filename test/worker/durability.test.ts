@@ -7,9 +7,9 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { isoSecond, userMsgText } from "../../src/protocol.ts";
-import type { Envelope } from "../../src/store.ts";
-import { UserObject } from "../../src/user.ts";
+import type { Envelope } from "../../src/envelope.ts";
+import { isoSecond, userMsgText } from "../../src/protocol/build.ts";
+import { UserObject } from "../../src/user/object.ts";
 import { Client, uniqueUser } from "./helpers.ts";
 
 const stub = (user: string) => env.USERS.getByName(user);

@@ -7,7 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { Store } from "../../src/store.ts";
+import { Outbox } from "../../src/user/outbox.ts";
 import { Client, type Frame, TIME, UUID, uniqueUser } from "./helpers.ts";
 
 const MAX = 64 * 1024;
@@ -99,8 +99,12 @@ describe("BAD_MESSAGE", () => {
 
 describe("UNKNOWN_TYPE", () => {
   it("for a type the server does not take from clients", async () => {
-    await expectError(JSON.stringify(valid("x", { id: "u1", type: "SYSTEM_MSG" })), "UNKNOWN_TYPE", "u1");
+    await expectError(JSON.stringify(valid("x", { id: "u1", type: "NOTICE" })), "UNKNOWN_TYPE", "u1");
     await expectError(JSON.stringify(valid("x", { id: "u2", type: "PRESENCE" })), "UNKNOWN_TYPE", "u2");
+  });
+
+  it("a client's SYSTEM_MSG other than TOKEN_REFRESH is BAD_MESSAGE", async () => {
+    await expectError(JSON.stringify(valid("x", { id: "u3", type: "SYSTEM_MSG" })), "BAD_MESSAGE", "u3");
   });
 });
 
@@ -132,7 +136,7 @@ describe("INTERNAL", () => {
   it("stores nothing of a frame the server fails on, keeps the rest of its batch, and a resend is a new message", async () => {
     const [a, b] = await pair();
     // The storage failure lands mid-frame: after the log insert, before the outbox insert.
-    vi.spyOn(Store.prototype, "enqueue").mockImplementationOnce(() => {
+    vi.spyOn(Outbox.prototype, "enqueue").mockImplementationOnce(() => {
       throw new Error("disk full");
     });
     a.send({ id: "boom", to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: "lost?" });

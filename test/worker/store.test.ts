@@ -6,7 +6,9 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
-import { MIGRATIONS, Store } from "../../src/store.ts";
+import { Db } from "../../src/db.ts";
+import { UserLog } from "../../src/user/log.ts";
+import { MIGRATIONS } from "../../src/user/schema.ts";
 import { Client, uniqueUser } from "./helpers.ts";
 
 it("upgrades a version-2 store: client ids move into the log and still dedupe", async () => {
@@ -20,7 +22,7 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
     }
     sql.exec("CREATE TABLE _migrations (version INTEGER PRIMARY KEY)");
     for (const [v, migration] of MIGRATIONS.slice(0, 2).entries()) {
-      sql.exec(migration);
+      sql.exec(migration as string);
       sql.exec("INSERT INTO _migrations (version) VALUES (?)", v + 1);
     }
     sql.exec(
@@ -28,7 +30,7 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
     );
     sql.exec(`INSERT INTO sends (client_id, server_id, time, created) VALUES ('c-1', 'srv-1', '1970-01-01T00:00:01Z', 1000)`);
 
-    const store = new Store(state.storage);
+    const store = new UserLog(new Db(state.storage, state.id.name!, MIGRATIONS));
     const envelope = { id: "srv-2", sender: "me", recipient: "you", type: "USER_MSG" as const, frame: "{}" };
     expect(store.appendSend(envelope, "c-1", 2000, 100)).toEqual({ serverId: "srv-1", time: 1000 });
     expect(store.appendSend(envelope, "c-2", 2000, 100)).toEqual({ seq: expect.any(Number) });

@@ -1,6 +1,6 @@
 /**
  * The benchmark's floor worker: a bare per-user Durable Object relay with the
- * server's own auth code (src/auth.ts, configured by the same vars) and frame shapes
+ * server's own auth code (src/auth/token.ts, configured by the same vars) and frame shapes
  * (CONNECTION_ID, ACK_MSG to the sender, USER_MSG to the recipient's sockets,
  * RPC between per-user objects, sockets accepted with ctx.acceptWebSocket).
  *
@@ -10,18 +10,11 @@
  * server's numbers are read as a ratio to it. Not for any other use.
  */
 import { DurableObject } from "cloudflare:workers";
-import { tokenFrom, verifyToken } from "../../../src/auth.ts";
+import { tokenFrom, verifyToken } from "../../../src/auth/token.ts";
 import { readConfig, type Vars } from "../../../src/config.ts";
-import {
-  connectionIdFrame,
-  errorFrame,
-  httpError,
-  isoSecond,
-  receivedAck,
-  type UserContent,
-  userMsgText,
-  withSeq,
-} from "../../../src/protocol.ts";
+import { httpError } from "../../../src/http/errors.ts";
+import { connectionIdFrame, errorFrame, isoSecond, receivedAck, userMsgText, withSeq } from "../../../src/protocol/build.ts";
+import type { UserContent } from "../../../src/protocol/frames.ts";
 
 interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;

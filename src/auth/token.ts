@@ -9,8 +9,9 @@
  * is tried; `jose` then refuses any other `alg` for that key.
  */
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyOptions, jwtVerify } from "jose";
-import { type AuthConfig, type Config, MAX_ID_LENGTH } from "./config.ts";
-import { errorMessage, logEvent } from "./log.ts";
+import { type AuthConfig, type Config, MAX_ID_LENGTH } from "../config.ts";
+import { errorMessage, logEvent } from "../logging.ts";
+import { GROUP_PREFIX, isGroupId, SYSTEM } from "../protocol/frames.ts";
 
 export type AuthErrorCode = "missing_token" | "invalid_token" | "expired_token" | "missing_identity";
 
@@ -155,6 +156,14 @@ export async function verifyToken(token: string | null, config: Pick<Config, "au
       status: 401,
       error: "missing_identity",
       reason: `claim '${config.identityClaim}' must be a non-empty string of at most ${MAX_ID_LENGTH} characters, or a safe integer`,
+    };
+  }
+  if (isGroupId(identity) || identity === SYSTEM) {
+    return {
+      ok: false,
+      status: 401,
+      error: "missing_identity",
+      reason: `'${identity.slice(0, 32)}' is reserved: identities starting with '${GROUP_PREFIX}' name groups and '${SYSTEM}' is the server`,
     };
   }
   const expiresAt = typeof payload.exp === "number" ? (payload.exp + config.auth.clockToleranceSeconds) * 1000 : null;

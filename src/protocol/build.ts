@@ -1,0 +1,83 @@
+/**
+ * The one place that builds server frames: the server's `id`, `from` and
+ * `time` are set here, so no frame is hand-assembled twice. Stored frames are
+ * JSON text without `seq` (each receiving log adds its own, see withSeq).
+ */
+import type {
+  ConnectionIdFrame,
+  ErrorCode,
+  ErrorFrame,
+  ReceiptContent,
+  ReceiptFrame,
+  ReceivedAckFrame,
+  TokenRefreshedFrame,
+  UserContent,
+} from "./frames.ts";
+
+/** ISO 8601 UTC to the second: `YYYY-MM-DDTHH:MM:SSZ`. */
+export function isoSecond(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+const str = JSON.stringify;
+
+/**
+ * A USER_MSG as stored and relayed, without `seq` (each receiving log adds
+ * its own). The payload is spliced in as the client's raw JSON text.
+ */
+export function userMsgText(id: string, from: string, to: string, time: string, content: UserContent, rawMessage: string): string {
+  return `{"id":${str(id)},"from":${str(from)},"to":${str(to)},"type":"USER_MSG","time":${str(time)},"content":${str(content)},"message":${rawMessage}}`;
+}
+
+/** A receipt as stored and relayed, without `seq`. */
+export function receiptText(id: string, from: string, to: string, time: string, content: ReceiptContent, messageId: string): string {
+  const frame: Omit<ReceiptFrame, "seq"> = { id, from, to, type: "ACK_MSG", time, content, message: messageId };
+  return str(frame);
+}
+
+/** Adds a log position to a stored frame's text (every stored frame is an object ending in `}`). */
+export function withSeq(text: string, seq: number): string {
+  return `${text.slice(0, -1)},"seq":${seq}}`;
+}
+
+export function receivedAck(clientId: string, from: string, time: string, serverId: string): string {
+  const frame: ReceivedAckFrame = { id: clientId, from, type: "ACK_MSG", time, content: "MESSAGE_RECEIVED", message: serverId };
+  return str(frame);
+}
+
+export function connectionIdFrame(user: string, connectionId: string, seq: number, now: number): string {
+  const frame: ConnectionIdFrame = {
+    id: crypto.randomUUID(),
+    from: "system",
+    to: user,
+    type: "SYSTEM_MSG",
+    time: isoSecond(now),
+    content: "CONNECTION_ID",
+    message: { connectionId, user, seq },
+  };
+  return str(frame);
+}
+
+export function errorFrame(code: ErrorCode, reason: string, ref: string | undefined, now: number): string {
+  const frame: ErrorFrame = {
+    id: crypto.randomUUID(),
+    from: "system",
+    type: "SYSTEM_MSG",
+    time: isoSecond(now),
+    content: "ERROR",
+    message: ref === undefined ? { code, reason } : { code, reason, ref },
+  };
+  return str(frame);
+}
+
+export function tokenRefreshed(ref: string | undefined, expiresAt: number | null, now: number): string {
+  const frame: Omit<TokenRefreshedFrame, "id"> & { id?: string } = {
+    id: ref,
+    from: "system",
+    type: "ACK_MSG",
+    time: isoSecond(now),
+    content: "TOKEN_REFRESHED",
+    message: { expires: expiresAt === null ? null : isoSecond(expiresAt) },
+  };
+  return str(frame);
+}

@@ -1,0 +1,213 @@
+/**
+ * The LunarLoom wire protocol (PROTOCOL.md): every frame's type. Server
+ * frames are what clients receive; client frames are what the parser
+ * (parse.ts) turns a client's text into. Types only: the one place that
+ * builds server frames is build.ts.
+ */
+
+export type UserContent = "TEXT_MESSAGE" | "FILE_MESSAGE";
+export type ReceiptContent = "MESSAGE_DELIVERED" | "MESSAGE_READ";
+export type ErrorCode =
+  | "BAD_JSON"
+  | "BAD_MESSAGE"
+  | "UNKNOWN_TYPE"
+  | "TOO_LARGE"
+  | "RATE_LIMITED"
+  | "UNKNOWN_MESSAGE"
+  | "FORBIDDEN"
+  | "BAD_TOKEN"
+  | "INTERNAL";
+
+/** Identities that start with this name groups; `system` is the server's own. */
+export const GROUP_PREFIX = "group:";
+export const SYSTEM = "system";
+
+// ---- server → client frames ----------------------------------------------
+
+/** A message as every socket of the recipient (and the sender's others) sees it. */
+export interface UserMsgFrame {
+  id: string;
+  from: string;
+  to: string;
+  type: "USER_MSG";
+  time: string;
+  content: UserContent;
+  message: unknown;
+  seq: number;
+}
+
+/** The server's answer to a USER_MSG: `id` is the client's id, `message` the server's. */
+export interface ReceivedAckFrame {
+  id: string;
+  from: string;
+  type: "ACK_MSG";
+  time: string;
+  content: "MESSAGE_RECEIVED";
+  message: string;
+}
+
+/**
+ * A delivery or read receipt, as the original sender (and the recipient's
+ * other sockets) sees it. Receipts for group messages are live only: no `seq`.
+ */
+export interface ReceiptFrame {
+  id: string;
+  from: string;
+  to: string;
+  type: "ACK_MSG";
+  time: string;
+  content: ReceiptContent;
+  message: string;
+  seq?: number;
+}
+
+/** The answer to a TOKEN_REFRESH: `expires` is the new token's expiry, or null if it has none. */
+export interface TokenRefreshedFrame {
+  id: string;
+  from: "system";
+  type: "ACK_MSG";
+  time: string;
+  content: "TOKEN_REFRESHED";
+  message: { expires: string | null };
+}
+
+export interface ConnectionIdFrame {
+  id: string;
+  from: "system";
+  to: string;
+  type: "SYSTEM_MSG";
+  time: string;
+  content: "CONNECTION_ID";
+  message: { connectionId: string; user: string; seq: number };
+}
+
+export interface ErrorFrame {
+  id: string;
+  from: "system";
+  type: "SYSTEM_MSG";
+  time: string;
+  content: "ERROR";
+  /** `id` is set on a group message refused after its ack: the server id it was acked with. */
+  message: { code: ErrorCode; reason: string; ref?: string; id?: string };
+  /** Set when the error was logged (a late group refusal), so it is replayed like any logged frame. */
+  seq?: number;
+}
+
+/** The app's backend speaking as the server (PROTOCOL.md, Server API). */
+export interface NoticeFrame {
+  id: string;
+  from: "system";
+  to: string;
+  type: "SYSTEM_MSG";
+  time: string;
+  content: "NOTICE";
+  message: unknown;
+  seq: number;
+}
+
+export type GroupRole = "admin" | "member";
+export type GroupEventName = "created" | "member_added" | "member_removed" | "member_left" | "role_changed" | "renamed";
+
+export interface GroupEvent {
+  event: GroupEventName;
+  user?: string;
+  role?: GroupRole;
+  name?: string;
+  /** `created` only: the first members. */
+  members?: { user: string; role: GroupRole }[];
+}
+
+/** A change to a group, in the group's order, in every member's log. */
+export interface GroupEventFrame {
+  id: string;
+  from: string;
+  to: string;
+  type: "SYSTEM_MSG";
+  time: string;
+  content: "GROUP_EVENT";
+  message: GroupEvent;
+  seq: number;
+}
+
+export interface TypingFrame {
+  id: string;
+  from: string;
+  to: string;
+  type: "EVENT_MSG";
+  time: string;
+  content: "TYPING";
+  message: boolean;
+}
+
+export interface PresenceStatus {
+  status: "online" | "offline";
+  lastSeen: string | null;
+}
+
+export interface PresenceFrame {
+  id: string;
+  from: string;
+  to: string;
+  type: "EVENT_MSG";
+  time: string;
+  content: "PRESENCE";
+  message: PresenceStatus;
+}
+
+export type ServerFrame =
+  | UserMsgFrame
+  | ReceivedAckFrame
+  | ReceiptFrame
+  | TokenRefreshedFrame
+  | ConnectionIdFrame
+  | ErrorFrame
+  | NoticeFrame
+  | GroupEventFrame
+  | TypingFrame
+  | PresenceFrame;
+
+// ---- client → server frames ----------------------------------------------
+
+/** A validated USER_MSG. `rawMessage` is the payload's JSON text exactly as the client sent it. */
+export interface SendFrame {
+  type: "USER_MSG";
+  id: string;
+  to: string;
+  content: UserContent;
+  rawMessage: string;
+}
+
+export interface ReceiptRequest {
+  type: "ACK_MSG";
+  id?: string;
+  content: ReceiptContent;
+  messageId: string;
+}
+
+export interface TokenRefreshRequest {
+  type: "SYSTEM_MSG";
+  content: "TOKEN_REFRESH";
+  id?: string;
+  token: string;
+}
+
+export interface TypingRequest {
+  type: "EVENT_MSG";
+  content: "TYPING";
+  id?: string;
+  to: string;
+  typing: boolean;
+}
+
+export interface PresenceSubscribeRequest {
+  type: "EVENT_MSG";
+  content: "PRESENCE_SUBSCRIBE";
+  id?: string;
+  users: string[];
+}
+
+export type ClientFrame = SendFrame | ReceiptRequest | TokenRefreshRequest | TypingRequest | PresenceSubscribeRequest;
+
+export function isGroupId(id: string): boolean {
+  return id.startsWith(GROUP_PREFIX);
+}

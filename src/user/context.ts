@@ -1,0 +1,24 @@
+/**
+ * Everything a capability module needs about one user's object: built once
+ * per object instance by the UserObject class, and passed to the plain
+ * functions that do the work (so tests can drive them directly).
+ */
+import type { Config, Env } from "../config.ts";
+import type { Db } from "../db.ts";
+import type { Alarm } from "./alarm.ts";
+import type { UserLog } from "./log.ts";
+import type { Outbox } from "./outbox.ts";
+import type { Sockets } from "./sockets.ts";
+
+export interface User {
+  /** This object's user: the name it was addressed by (`getByName(identity)`). */
+  readonly me: string;
+  readonly ctx: DurableObjectState;
+  readonly env: Env;
+  readonly config: Config;
+  readonly db: Db;
+  readonly log: UserLog;
+  readonly sockets: Sockets;
+  readonly outbox: Outbox;
+  readonly alarm: Alarm;
+}

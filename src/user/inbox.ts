@@ -1,0 +1,105 @@
+/**
+ * Frames from the user's sockets, handled with group commit: every frame
+ * waits for the next batch turn, which the first one schedules; the frames
+ * that arrive meanwhile join it. The batch is handled in one synchronous
+ * turn, so its writes commit together (one commit instead of one per frame)
+ * and the output gate releases its acks after that commit. Frames are handled
+ * in arrival order, so replies on a socket keep the order of its frames. The
+ * 0 ms timer only yields to the event loop; it never keeps an idle object awake.
+ */
+import { MAX_ID_LENGTH, MAX_JSON_DEPTH } from "../config.ts";
+import { errorMessage, logEvent } from "../logging.ts";
+import { errorFrame } from "../protocol/build.ts";
+import { frameRef, type Limits, ProtocolError, parseClientFrame } from "../protocol/parse.ts";
+import type { User } from "./context.ts";
+import type { RateLimiter } from "./rate.ts";
+import { receipt } from "./receipts.ts";
+import { refresh } from "./refresh.ts";
+import { send } from "./send.ts";
+import { CLOSE_RATE_ABUSE } from "./sockets.ts";
+
+interface Arrival {
+  ws: WebSocket;
+  data: string | ArrayBuffer;
+  now: number;
+}
+
+export class Inbox {
+  /** Frames waiting for the next batch turn: only frames not yet acked, which clients resend if lost. */
+  private waiting: Arrival[] = [];
+  private readonly limits: Limits;
+
+  constructor(
+    private readonly u: User,
+    private readonly rate: RateLimiter,
+  ) {
+    this.limits = { maxMessageBytes: u.config.maxMessageBytes, maxIdLength: MAX_ID_LENGTH, maxDepth: MAX_JSON_DEPTH };
+  }
+
+  push(ws: WebSocket, data: string | ArrayBuffer): void {
+    if (this.waiting.push({ ws, data, now: Date.now() }) === 1) setTimeout(() => this.handleBatch(), 0);
+  }
+
+  private handleBatch(): void {
+    const batch = this.waiting;
+    this.waiting = [];
+    const recipients = new Set<string>();
+    for (const { ws, data, now } of batch) {
+      const to = this.handleFrame(ws, data, now);
+      if (to !== null) recipients.add(to);
+    }
+    if (recipients.size === 0) return;
+    const now = Date.now();
+    // Delivery runs from the outbox; the alarm covers a flush that never finishes.
+    this.u.outbox.guard(now);
+    for (const recipient of recipients) this.u.ctx.waitUntil(this.u.outbox.flush(recipient, now));
+  }
+
+  /** Handles one frame; returns the object that now has frames waiting in the outbox, if any. */
+  private handleFrame(ws: WebSocket, data: string | ArrayBuffer, now: number): string | null {
+    // Frames already queued on a socket we closed (abuse, expiry, too many) are not served.
+    if (ws.readyState !== WebSocket.OPEN) return null;
+    // A frame on an expired socket is not handled at all: the socket is closed, the client resends.
+    if (this.u.sockets.expired(ws, now)) return null;
+    const { user, connectionId } = this.u.sockets.attachment(ws);
+    let ref: string | undefined;
+    try {
+      if (!this.rate.take(ws, now)) {
+        const { rateLimitPerSecond, rateLimitBurst } = this.u.config;
+        throw new ProtocolError(
+          "RATE_LIMITED",
+          `over ${rateLimitPerSecond} frames per second (burst ${rateLimitBurst}); slow down and resend`,
+          frameRef(data, this.limits),
+        );
+      }
+      const frame = parseClientFrame(data, this.limits);
+      ref = frame.id;
+      switch (frame.type) {
+        case "SYSTEM_MSG":
+          // Verifying a token is asynchronous; it runs beside the batch and answers when done.
+          this.u.ctx.waitUntil(refresh(this.u, ws, frame));
+          return null;
+        case "USER_MSG":
+          // A savepoint per frame: a frame that fails leaves nothing behind in the batch's commit.
+          return this.u.db.atomically(() => send(this.u, ws, frame, now));
+        case "ACK_MSG":
+          return this.u.db.atomically(() => receipt(this.u, ws, frame, now));
+        case "EVENT_MSG":
+          throw new ProtocolError("UNKNOWN_TYPE", "EVENT_MSG is not supported yet", ref);
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        logEvent("info", "frame_refused", { user, connectionId, code: err.code });
+        this.u.sockets.hand(ws, errorFrame(err.code, err.message, err.ref ?? ref, now), now);
+        if (err.code === "RATE_LIMITED" && this.rate.abusive(ws)) {
+          logEvent("warn", "rate_abuse", { user, connectionId, code: err.code });
+          this.u.sockets.close(ws, CLOSE_RATE_ABUSE, "rate limit exceeded repeatedly");
+        }
+        return null;
+      }
+      logEvent("error", "frame_failed", { user, connectionId, code: "INTERNAL", error: errorMessage(err) });
+      this.u.sockets.hand(ws, errorFrame("INTERNAL", "the server could not handle this frame; it was not stored", ref, now), now);
+      return null;
+    }
+  }
+}

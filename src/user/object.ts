@@ -1,0 +1,95 @@
+/**
+ * One Durable Object per user: it holds the user's sockets (hibernatable),
+ * the user's log, and the outbox of frames owed to other objects.
+ *
+ *   socket ─▶ webSocketMessage ─▶ inbox (one turn, one commit per batch) ─▶ send / receipt / refresh
+ *               send ─▶ log + outbox ─▶ ACK (after the commit) ─▶ flush ─RPC─▶ deliver() on the recipient
+ *
+ * The class only wires the runtime's entry points to the capability modules
+ * beside it. Nothing that matters lives in fields: hibernation erases them.
+ * The socket attachment holds who the socket is; SQLite holds everything
+ * else; the fields are caches and in-flight bookkeeping that are safe to lose.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { type Env, readConfig } from "../config.ts";
+import { Db } from "../db.ts";
+import type { Envelope } from "../envelope.ts";
+import { errorMessage, logEvent } from "../logging.ts";
+import { Alarm } from "./alarm.ts";
+import { connect } from "./connect.ts";
+import type { User } from "./context.ts";
+import { deliver } from "./deliver.ts";
+import { Inbox } from "./inbox.ts";
+import { UserLog } from "./log.ts";
+import { Outbox, SAFETY_NET_MS, withOneRetry } from "./outbox.ts";
+import { RateLimiter } from "./rate.ts";
+import { pruneReceipts } from "./receipts.ts";
+import { MIGRATIONS } from "./schema.ts";
+import { Sockets } from "./sockets.ts";
+
+export class UserObject extends DurableObject<Env> {
+  private readonly user: User;
+  private readonly inbox: Inbox;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const me = ctx.id.name;
+    if (me === undefined) throw new Error("UserObject must be addressed by name (getByName(identity))");
+    const config = readConfig(env);
+    const db = new Db(ctx.storage, me, MIGRATIONS);
+    const alarm = new Alarm(ctx.storage);
+    const transport = (recipient: string, envelopes: Envelope[]) => withOneRetry(() => env.USERS.getByName(recipient).deliver(envelopes));
+    this.user = {
+      me,
+      ctx,
+      env,
+      config,
+      db,
+      log: new UserLog(db),
+      sockets: new Sockets(ctx),
+      outbox: new Outbox(db, alarm, transport),
+      alarm,
+    };
+    this.inbox = new Inbox(this.user, new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst));
+    // Answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+  }
+
+  /** The Worker forwards an authenticated upgrade here. */
+  override async fetch(request: Request): Promise<Response> {
+    return connect(this.user, request);
+  }
+
+  override webSocketMessage(ws: WebSocket, data: string | ArrayBuffer): void {
+    this.inbox.push(ws, data);
+  }
+
+  /** RPC from another object: frames for this user's log and sockets. */
+  async deliver(envelopes: Envelope[]): Promise<void> {
+    const now = Date.now();
+    await this.user.alarm.wakeBy(now + this.user.config.retentionMs);
+    deliver(this.user, envelopes, now);
+  }
+
+  /** Outbox retries and retention; nothing else needs a timer. */
+  override async alarm(): Promise<void> {
+    const u = this.user;
+    u.alarm.fired();
+    const now = Date.now();
+    await Promise.all(u.outbox.recipients().map((r) => u.outbox.flush(r, now)));
+    const cutoff = now - u.config.retentionMs;
+    const oldest = Math.min(u.log.prune(cutoff) ?? Infinity, pruneReceipts(u, cutoff) ?? Infinity);
+    const next = Math.min(oldest + u.config.retentionMs, u.outbox.due(Date.now() + SAFETY_NET_MS) ?? Infinity);
+    if (next !== Infinity) await u.alarm.wakeBy(next);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
+    this.user.sockets.close(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    const { user, connectionId } = this.user.sockets.attachment(ws);
+    logEvent("warn", "socket_error", { user, connectionId, error: errorMessage(error) });
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The outbox: frames owed to other objects, written in the same commit as
+ * the log row that produced them and drained from there, so an ack never
+ * waits on another object and a crash between ack and delivery loses
+ * nothing (the safety-net alarm finds the rows).
+ *
+ * One delivery in flight per recipient: while an RPC runs, new rows for that
+ * recipient wait and go in the next call, so per-recipient order holds and a
+ * burst costs a few round trips. A failing recipient is retried by alarm with
+ * full-jitter backoff, and left alone until then, whoever asks.
+ */
+import type { Db } from "../db.ts";
+import type { Envelope } from "../envelope.ts";
+import { errorMessage, logEvent } from "../logging.ts";
+import type { Alarm } from "./alarm.ts";
+
+/** Outbox rows sent per RPC: one round trip for a burst, bounded in size. */
+const BATCH_SIZE = 256;
+/** If the object dies between ack and delivery, this alarm finds the outbox. */
+export const SAFETY_NET_MS = 10_000;
+const RETRY_CAP_MS = 60_000;
+
+/** Delivers a batch to one recipient's object; throws if it did not take it. */
+export type Transport = (recipient: string, envelopes: Envelope[]) => Promise<void>;
+
+export class Outbox {
+  private readonly flushing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly alarm: Alarm,
+    private readonly transport: Transport,
+  ) {}
+
+  /** Queues a frame for its recipient; the caller flushes after its commit. */
+  enqueue(e: Envelope): void {
+    this.db.write.exec(
+      "INSERT INTO outbox (id, sender, recipient, type, frame) VALUES (?, ?, ?, ?, ?)",
+      e.id,
+      e.sender,
+      e.recipient,
+      e.type,
+      e.frame,
+    );
+  }
+
+  /** Arms the safety net in the caller's turn, so it commits with the rows just enqueued. */
+  guard(now: number): void {
+    this.alarm.armNow(now + SAFETY_NET_MS);
+  }
+
+  /**
+   * Drains the outbox for one recipient, oldest first, a batch per RPC. A
+   * second caller while a drain runs joins it: the running loop picks up the
+   * new rows. A recipient in backoff is left to its retry alarm.
+   */
+  flush(recipient: string, now: number): Promise<void> {
+    const running = this.flushing.get(recipient);
+    if (running !== undefined) return running;
+    if ((this.retryDue(recipient) ?? 0) > now) return Promise.resolve();
+    const drain = this.drain(recipient).finally(() => this.flushing.delete(recipient));
+    this.flushing.set(recipient, drain);
+    return drain;
+  }
+
+  /** Every recipient with rows waiting: what the alarm flushes. */
+  recipients(): string[] {
+    if (!this.db.exists) return [];
+    return this.db.sql
+      .exec<{ recipient: string }>("SELECT DISTINCT recipient FROM outbox")
+      .toArray()
+      .map((r) => r.recipient);
+  }
+
+  /**
+   * When the outbox next needs the alarm: the earliest retry, or `fallback`
+   * for rows that no retry covers (a crash between ack and delivery). Null
+   * when the outbox is empty.
+   */
+  due(fallback: number): number | null {
+    if (!this.db.exists) return null;
+    return this.db.sql
+      .exec<{ due: number | null }>(
+        `SELECT min(coalesce(r.due, ?)) AS due FROM (SELECT DISTINCT recipient FROM outbox) o
+         LEFT JOIN retries r USING (recipient)`,
+        fallback,
+      )
+      .one().due;
+  }
+
+  private async drain(recipient: string): Promise<void> {
+    for (;;) {
+      const { envelopes, upTo } = this.pending(recipient);
+      if (envelopes.length === 0) return;
+      try {
+        await this.transport(recipient, envelopes);
+      } catch (err) {
+        // Full-jitter backoff, by alarm: no timers keep the object awake.
+        const attempts = this.failed(recipient);
+        const due = Date.now() + Math.random() * Math.min(RETRY_CAP_MS, 500 * 2 ** attempts);
+        this.db.sql.exec("UPDATE retries SET due = ? WHERE recipient = ?", due, recipient);
+        logEvent("warn", "delivery_failed", { recipient, attempts, retryAt: due, error: errorMessage(err) });
+        await this.alarm.wakeBy(due);
+        return;
+      }
+      this.db.sql.exec("DELETE FROM outbox WHERE recipient = ? AND oid <= ?", recipient, upTo);
+      this.db.sql.exec("DELETE FROM retries WHERE recipient = ?", recipient);
+    }
+  }
+
+  /** The oldest undelivered frames for one recipient, and the last row's position. */
+  private pending(recipient: string): { envelopes: Envelope[]; upTo: number } {
+    const rows = this.db.sql
+      .exec<Envelope & { oid: number } & Record<string, SqlStorageValue>>(
+        "SELECT oid, id, sender, recipient, type, frame FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
+        recipient,
+        BATCH_SIZE,
+      )
+      .toArray();
+    const envelopes = rows.map(({ id, sender, recipient, type, frame }) => ({ id, sender, recipient, type, frame }));
+    return { envelopes, upTo: rows.at(-1)?.oid ?? 0 };
+  }
+
+  /** When a recipient in backoff may be tried again; null if its last delivery did not fail. */
+  private retryDue(recipient: string): number | null {
+    if (!this.db.exists) return null;
+    return this.db.sql.exec<{ due: number }>("SELECT due FROM retries WHERE recipient = ?", recipient).toArray()[0]?.due ?? null;
+  }
+
+  /** Counts a failed delivery attempt and returns how many have failed in a row. */
+  private failed(recipient: string): number {
+    return this.db.sql
+      .exec<{ attempts: number }>(
+        `INSERT INTO retries (recipient, attempts, due) VALUES (?, 1, 0)
+         ON CONFLICT (recipient) DO UPDATE SET attempts = attempts + 1 RETURNING attempts`,
+        recipient,
+      )
+      .one().attempts;
+  }
+}
+
+/** One immediate retry, on a fresh stub, for errors the runtime marks retryable and not overloaded. */
+export async function withOneRetry(call: () => Promise<void>): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    const e = err as { retryable?: boolean; overloaded?: boolean };
+    if (!e.retryable || e.overloaded) throw err;
+    await call();
+  }
+}

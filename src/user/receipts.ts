@@ -1,0 +1,54 @@
+/**
+ * MESSAGE_DELIVERED / MESSAGE_READ from the user about a message in their
+ * log: only the message's recipient may give one, and its sender is told
+ * once per kind (the `receipts` table remembers what was told).
+ */
+import type { Envelope } from "../envelope.ts";
+import { isoSecond, receiptText, withSeq } from "../protocol/build.ts";
+import type { ReceiptRequest } from "../protocol/frames.ts";
+import { ProtocolError } from "../protocol/parse.ts";
+import type { User } from "./context.ts";
+
+/** Logs the receipt and queues it for the message's sender; returns the user to flush to. */
+export function receipt(u: User, ws: WebSocket, req: ReceiptRequest, now: number): string | null {
+  const target = u.log.lookup(req.messageId);
+  if (target?.type !== "USER_MSG") {
+    throw new ProtocolError("UNKNOWN_MESSAGE", `no message ${JSON.stringify(req.messageId)} in your log`);
+  }
+  if (target.recipient !== u.me) throw new ProtocolError("FORBIDDEN", "only a message's recipient can acknowledge it");
+  if (!recordReceipt(u, req.messageId, req.content, now)) return null;
+  const id = crypto.randomUUID();
+  const envelope: Envelope = {
+    id,
+    sender: u.me,
+    recipient: target.sender,
+    type: "ACK_MSG",
+    frame: receiptText(id, u.me, target.sender, isoSecond(now), req.content, req.messageId),
+  };
+  const seq = u.log.append(envelope, false, now, u.config.logMaxRows)!;
+  const toSelf = target.sender === u.me;
+  if (!toSelf) u.outbox.enqueue(envelope);
+  u.sockets.broadcast(withSeq(envelope.frame, seq), now, ws);
+  return toSelf ? null : target.sender;
+}
+
+/** True the first time a receipt of this kind is recorded for a message. */
+function recordReceipt(u: User, messageId: string, content: string, now: number): boolean {
+  return (
+    u.db.write
+      .exec(
+        "INSERT INTO receipts (message_id, content, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+        messageId,
+        content,
+        now,
+      )
+      .toArray().length === 1
+  );
+}
+
+/** Forgets receipts older than `cutoff`; returns when the oldest remaining one was recorded, or null. */
+export function pruneReceipts(u: User, cutoff: number): number | null {
+  if (!u.db.exists) return null;
+  u.db.sql.exec("DELETE FROM receipts WHERE created < ?", cutoff);
+  return u.db.sql.exec<{ t: number | null }>("SELECT min(created) AS t FROM receipts").one().t;
+}
