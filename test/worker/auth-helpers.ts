@@ -16,14 +16,6 @@ export function connectWith(settings: Env, token: string): Promise<Response> {
   return worker.fetch(new Request(`http://edge.test/ws?Authentication=${token}`, { headers: { Upgrade: "websocket" } }), settings);
 }
 
-/** Asserts a refusal before any upgrade and returns its reason. */
-export async function expectRefused(res: Response, status: number, error: string): Promise<string> {
-  expect(res.webSocket).toBeNull();
-  const body = (await res.json()) as { error: string; reason: string };
-  expect({ status: res.status, error: body.error }).toEqual({ status, error });
-  return body.reason;
-}
-
 /** Asserts an upgrade and returns the identity the server gave the socket (from CONNECTION_ID). */
 export async function expectAccepted(res: Response): Promise<string> {
   if (res.status !== 101) throw new Error(`expected an upgrade, got ${res.status} ${await res.text()}`);

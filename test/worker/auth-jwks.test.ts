@@ -9,8 +9,8 @@
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Env } from "../../src/config.ts";
-import { connectWith, envWith, expectAccepted, expectRefused } from "./auth-helpers.ts";
-import { SECRET, tokenFor, uniqueUser } from "./helpers.ts";
+import { connectWith, envWith, expectAccepted } from "./auth-helpers.ts";
+import { expectRefused, SECRET, tokenFor, uniqueUser } from "./helpers.ts";
 
 const ISSUER = "https://idp.example/";
 const AUDIENCE = "lunarloom-edge";

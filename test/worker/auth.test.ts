@@ -8,8 +8,8 @@ import { SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { verifyToken } from "../../src/auth/token.ts";
 import { readConfig } from "../../src/config.ts";
-import { connectWith, envWith, expectAccepted, expectRefused } from "./auth-helpers.ts";
-import { SECRET, tokenFor, uniqueUser } from "./helpers.ts";
+import { connectWith, envWith, expectAccepted } from "./auth-helpers.ts";
+import { expectRefused, SECRET, tokenFor, uniqueUser } from "./helpers.ts";
 
 afterEach(() => {
   vi.useRealTimers();

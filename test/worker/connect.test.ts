@@ -6,16 +6,7 @@
 import { exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { Client, TIME, tokenFor, UUID, uniqueUser, upgrade } from "./helpers.ts";
-
-async function expectRefused(res: Response, status: number, error?: string): Promise<void> {
-  expect(res.status).toBe(status);
-  expect(res.webSocket).toBeNull();
-  expect(res.headers.get("content-type")).toContain("application/json");
-  const body = (await res.json()) as { error: string; reason: string };
-  if (error) expect(body.error).toBe(error);
-  expect(body.reason.length).toBeGreaterThan(0);
-}
+import { Client, expectRefused, TIME, tokenFor, UUID, uniqueUser, upgrade } from "./helpers.ts";
 
 describe("routes", () => {
   it("answers /health with 200 and a JSON body", async () => {
@@ -72,6 +63,14 @@ describe("tokens", () => {
     for (const userId of [undefined, "", "x".repeat(129)]) {
       const token = await tokenFor("u", { claims: { userId } });
       await expectRefused(await upgrade(`?Authentication=${token}`), 401, "missing_identity");
+    }
+  });
+
+  it("refuses the reserved identities: system and group ids", async () => {
+    for (const userId of ["system", `group:${crypto.randomUUID()}`, "group:anything"]) {
+      const token = await tokenFor("u", { claims: { userId } });
+      const reason = await expectRefused(await upgrade(`?Authentication=${token}`), 401, "missing_identity");
+      expect(reason).toMatch(/reserved/);
     }
   });
 

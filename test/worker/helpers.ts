@@ -38,6 +38,19 @@ export type { Frame } from "../shared/frames.ts";
 
 const NEXT_MS = 5000;
 
+/**
+ * Asserts an HTTP refusal in the one error shape (a status, a JSON body
+ * `{ error, reason }` with a reason for a human, no upgrade); returns the reason.
+ */
+export async function expectRefused(res: Response, status: number, error: string): Promise<string> {
+  const body = (await res.json()) as { error: string; reason: string };
+  expect({ status: res.status, error: body.error }).toEqual({ status, error });
+  expect(res.webSocket).toBeNull();
+  expect(res.headers.get("content-type")).toContain("application/json");
+  expect(body.reason.length).toBeGreaterThan(0);
+  return body.reason;
+}
+
 export class Client {
   /** Each text frame as sent on the wire, in arrival order (CONNECTION_ID first). */
   readonly texts: string[] = [];
