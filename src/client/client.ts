@@ -21,6 +21,7 @@ import { Emitter, type Listener } from "./emitter.ts";
 import type { FilePayload } from "./file.ts";
 import { type OutgoingReceipt, type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Ack, Outbox, type Outgoing } from "./outbox.ts";
+import { TokenRefresher } from "./refresh.ts";
 
 export interface ClientOptions {
   /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws`. */
@@ -88,6 +89,7 @@ export class LunarLoomClient {
   private readonly outbox: Outbox;
   private readonly cursor: ResumeCursor;
   private readonly connection: Connection;
+  private readonly refresher: TokenRefresher;
   private readonly endpoint: URL;
   private readonly backoff: BackoffOptions;
   /** Receipts asked for while no socket was open; sent on the next connection. */
@@ -108,6 +110,7 @@ export class LunarLoomClient {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.cursor = new ResumeCursor(options.since);
     this.outbox = new Outbox(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    this.refresher = new TokenRefresher(options.token, (text) => this.currentState.status === "open" && this.connection.send(text));
     this.connection = new Connection(
       {
         token: options.token,
@@ -118,10 +121,14 @@ export class LunarLoomClient {
       },
       {
         url: (token) => this.url(token),
+        opened: (token) => this.refresher.opened(token),
         connecting: (attempt) => this.setState({ status: "connecting", attempt }),
         text: (data) => this.onText(data),
         pong: () => this.onPong(),
-        down: (attempt, retryInMs, reason) => this.setState({ status: "offline", attempt, retryInMs, reason }),
+        down: (attempt, retryInMs, reason) => {
+          this.refresher.stop();
+          this.setState({ status: "offline", attempt, retryInMs, reason });
+        },
       },
     );
   }
@@ -151,6 +158,7 @@ export class LunarLoomClient {
 
   /** Disconnects and stops reconnecting. Unacknowledged sends stay in the outbox for a later connect(). */
   close(): void {
+    this.refresher.stop();
     this.connection.stop();
     clearTimeout(this.resendTimer);
     this.resendTimer = undefined;
@@ -242,6 +250,9 @@ export class LunarLoomClient {
         // A group receipt is live only (no seq): nothing to resume.
         if (frame.seq === undefined || this.cursor.accept(frame.seq)) this.events.emit("receipt", frame);
         return;
+      case "TOKEN_REFRESHED":
+        this.refresher.refreshed(frame.id);
+        return;
       case "ERROR":
         this.onError(frame.message);
         return;
@@ -268,6 +279,8 @@ export class LunarLoomClient {
 
   private onError(error: ServerError): void {
     this.events.emit("error", error);
+    // A refused refresh is retried by the refresher; it says nothing about pending messages.
+    if (error.code === "BAD_TOKEN" && error.ref !== undefined && this.refresher.refused(error.ref)) return;
     if (TRANSIENT.has(error.code)) {
       // A transient refusal says nothing final about any pending message:
       // resend them all after a backoff; the server dedupes those it has.

@@ -10,7 +10,8 @@ import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: "open" | "close" | "error", listener: () => void): void;
+  addEventListener(type: "open" | "error", listener: () => void): void;
+  addEventListener(type: "close", listener: (event: { code: number; reason: string }) => void): void;
   addEventListener(type: "message", listener: (event: { data: unknown }) => void): void;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
@@ -36,6 +37,8 @@ export interface NetworkSignal {
 export interface ConnectionHooks {
   /** The URL for one attempt, with this attempt's token (and the client's current `since`). */
   url(token: string): string;
+  /** A socket is up, opened with `token`. */
+  opened(token: string): void;
   connecting(attempt: number): void;
   /** Every text frame except the runtime's `pong`. */
   text(data: string): void;
@@ -54,6 +57,9 @@ export interface ConnectionOptions {
 }
 
 type Timer = ReturnType<typeof setTimeout>;
+
+/** The server closes a socket whose token expired with this code (PROTOCOL.md, Token expiry and refresh). */
+const CLOSE_TOKEN_EXPIRED = 4001;
 
 export class Connection {
   private socket: WebSocketLike | null = null;
@@ -129,7 +135,9 @@ export class Connection {
     this.socket = ws;
     // Listeners check `this.socket === ws`: a socket the client has let go of can still fire events.
     ws.addEventListener("open", () => {
-      if (this.socket === ws) this.ping();
+      if (this.socket !== ws) return;
+      this.hooks.opened(token);
+      this.ping();
     });
     ws.addEventListener("message", (event) => {
       if (this.socket !== ws || typeof event.data !== "string") return;
@@ -144,10 +152,15 @@ export class Connection {
         this.hooks.text(event.data);
       }
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.socket !== ws) return;
       this.socket = null;
-      this.retry("socket closed");
+      // The token ran out (4001): a fresh one from the provider fixes that, so there is nothing to wait for.
+      if (event.code === CLOSE_TOKEN_EXPIRED) this.attempt = 0;
+      this.retry(
+        `socket closed (${event.code}${event.reason ? ` ${event.reason}` : ""})`,
+        event.code === CLOSE_TOKEN_EXPIRED ? 0 : undefined,
+      );
     });
     // Node's WebSocket (undici 6) fires only "error", never "close", when the handshake fails.
     ws.addEventListener("error", () => this.socket === ws && this.abandon("socket error"));
@@ -181,10 +194,9 @@ export class Connection {
     this.retry(reason);
   }
 
-  private retry(reason: string): void {
+  private retry(reason: string, delay = backoffDelay(this.attempt, this.options.backoff)): void {
     this.clearHeartbeat();
     if (!this.running) return;
-    const delay = backoffDelay(this.attempt, this.options.backoff);
     this.attempt++;
     this.hooks.down(this.attempt, delay, reason);
     clearTimeout(this.retryTimer);

@@ -50,6 +50,8 @@ export function parseServerFrame(text: string): ServerFrame | null {
       case "ACK_MSG/MESSAGE_DELIVERED":
       case "ACK_MSG/MESSAGE_READ":
         return isString(v.from) && isString(v.to) && isString(v.message) && (v.seq === undefined || isSeq(v.seq));
+      case "ACK_MSG/TOKEN_REFRESHED":
+        return isObject(v.message);
       case "SYSTEM_MSG/CONNECTION_ID":
         return isObject(v.message) && isString(v.message.user) && Number.isSafeInteger(v.message.seq);
       case "SYSTEM_MSG/ERROR":

@@ -14,7 +14,8 @@ import { parseServerFrame } from "../../src/client/frames.ts";
 import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
 import { ROOT } from "./devserver.ts";
 
-type Handler = (event: { data: unknown }) => void;
+// biome-ignore lint/suspicious/noExplicitAny: one handler type for the fake's message and close events.
+type Handler = (event: any) => void;
 
 /** A socket the test plays the server for. */
 class FakeSocket {
@@ -55,7 +56,7 @@ class FakeSocket {
     return this.sent.filter((s) => s !== "ping").map((s) => JSON.parse(s));
   }
 
-  private fire(type: string, event: { data: unknown } = { data: undefined }): void {
+  private fire(type: string, event: object = {}): void {
     for (const h of this.handlers.get(type) ?? []) h(event);
   }
 
@@ -81,8 +82,9 @@ class FakeSocket {
     this.receive("pong");
   }
 
-  drop(): void {
-    this.fire("close");
+  /** The connection is gone (1006: no close frame), or the server closed it with `code`. */
+  drop(code = 1006, reason = ""): void {
+    this.fire("close", { code, reason });
   }
 }
 
@@ -306,6 +308,85 @@ describe("LunarLoomClient", () => {
     FakeSocket.latest().drop();
     await vi.runOnlyPendingTimersAsync();
     expect(FakeSocket.latest().query.get("Authentication")).toBe("t2");
+  });
+
+  describe("token refresh", () => {
+    /** An unsigned JWT-shaped token: the client only reads `exp` (the server verifies). */
+    /** No pings in these minutes-long runs: the fake server would not answer them. */
+    const heartbeat = { intervalMs: 3_600_000, timeoutMs: 60_000 };
+    const jwt = (n: number, expInS: number) =>
+      `h.${btoa(JSON.stringify({ userId: "me", n, exp: Math.floor(Date.now() / 1000) + expInS })).replace(/=+$/, "")}.s`;
+
+    it("sends TOKEN_REFRESH with the provider's new token a minute before exp, and plans the next from the new token", async () => {
+      let n = 0;
+      const { client } = makeClient({ token: async () => jwt(++n, 600), heartbeat });
+      client.connect();
+      await vi.advanceTimersByTimeAsync(0);
+      const ws = FakeSocket.latest();
+      ws.accept();
+      ws.pong();
+      await vi.advanceTimersByTimeAsync(538_000);
+      expect(ws.frames.filter((f) => f.content === "TOKEN_REFRESH")).toEqual([]);
+      await vi.advanceTimersByTimeAsync(2_000);
+      const [first] = ws.frames.filter((f) => f.content === "TOKEN_REFRESH");
+      expect(first).toEqual({
+        id: expect.stringMatching(/^refresh-/),
+        type: "SYSTEM_MSG",
+        content: "TOKEN_REFRESH",
+        message: jwt(2, 600),
+      });
+      ws.receive({ id: first!.id, from: "system", type: "ACK_MSG", time: T, content: "TOKEN_REFRESHED", message: { expires: null } });
+      // The second token was minted 540 s in, for 600 s: its refresh is due 540 s after that.
+      await vi.advanceTimersByTimeAsync(539_000);
+      expect(ws.frames.filter((f) => f.content === "TOKEN_REFRESH")).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(ws.frames.filter((f) => f.content === "TOKEN_REFRESH")).toHaveLength(2);
+      expect(FakeSocket.all).toHaveLength(1);
+    });
+
+    it("tries a refused refresh again, and it fails no pending message", async () => {
+      let n = 0;
+      const { client } = makeClient({ token: async () => jwt(++n, 600), heartbeat });
+      client.connect();
+      await vi.advanceTimersByTimeAsync(0);
+      const ws = FakeSocket.latest();
+      ws.accept();
+      ws.pong();
+      const pending = client.send("rick", "waiting for its ack");
+      let failed = false;
+      pending.acked.catch(() => (failed = true));
+      await vi.advanceTimersByTimeAsync(540_000);
+      const refreshes = () => ws.frames.filter((f) => f.content === "TOKEN_REFRESH");
+      ws.receive(error("BAD_TOKEN", refreshes()[0]!.id as string));
+      await vi.advanceTimersByTimeAsync(5_000);
+      expect(refreshes()).toHaveLength(2);
+      expect(failed).toBe(false);
+      expect(client.pendingCount).toBe(1);
+    });
+
+    it("never refreshes a fixed token", async () => {
+      const { client } = makeClient({ token: jwt(1, 600), heartbeat });
+      client.connect();
+      FakeSocket.latest().accept();
+      FakeSocket.latest().pong();
+      await vi.advanceTimersByTimeAsync(700_000);
+      expect(FakeSocket.latest().frames.filter((f) => f.content === "TOKEN_REFRESH")).toEqual([]);
+    });
+
+    it("reconnects at once after 4001 with a fresh token and since", async () => {
+      let n = 0;
+      const { client } = makeClient({ token: async () => `t${++n}`, backoff: { baseMs: 10_000, capMs: 10_000 } });
+      client.connect();
+      await vi.advanceTimersByTimeAsync(0);
+      const ws = FakeSocket.latest();
+      ws.accept(5);
+      ws.pong();
+      ws.drop(4001, "token expired; reconnect with a fresh token");
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.all).toHaveLength(2);
+      expect(FakeSocket.latest().query.get("Authentication")).toBe("t2");
+      expect(FakeSocket.latest().query.get("since")).toBe("5");
+    });
   });
 
   it("retries with backoff when the token provider fails", async () => {
