@@ -1,12 +1,14 @@
 /**
  * The Worker: routes, authenticates, and answers every refusal over HTTP
- * before any upgrade. An accepted upgrade goes to the user's own object.
+ * before any upgrade. An accepted upgrade goes to the user's own object, and
+ * its frames are relayed (relay.ts says why).
  */
 import { signToken } from "./auth/devtoken.ts";
 import { tokenFrom, verifyToken } from "./auth/token.ts";
 import { type Env, MAX_ID_LENGTH, readConfig } from "./config.ts";
 import { httpError } from "./http/errors.ts";
 import { errorMessage, logEvent } from "./logging.ts";
+import { relay } from "./relay.ts";
 import { EXPIRES_HEADER, USER_HEADER } from "./user/connect.ts";
 
 export { UserObject } from "./user/object.ts";
@@ -61,7 +63,7 @@ async function connect(request: Request, url: URL, env: Env): Promise<Response> 
   headers.set(USER_HEADER, auth.identity);
   if (auth.expiresAt === null) headers.delete(EXPIRES_HEADER);
   else headers.set(EXPIRES_HEADER, String(auth.expiresAt));
-  return env.USERS.getByName(auth.identity).fetch(new Request(forwarded, { headers }));
+  return relay(await env.USERS.getByName(auth.identity).fetch(new Request(forwarded, { headers })));
 }
 
 /** Development only: off unless DEV_TOKENS is "on" (as under `npm start`); in production the app issues tokens. */

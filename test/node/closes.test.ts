@@ -1,0 +1,101 @@
+/**
+ * Server-initiated closes reach the client within a second, whether or not
+ * the socket ever sent a frame (PROTOCOL.md, Token expiry and refresh), as a
+ * client sees them: a real `wrangler dev` on loopback and Node's WebSocket,
+ * timed from the moment the server had its reason to close to the client's
+ * close event. The sockets closed here never sent a frame unless the close
+ * is the answer to one (4001 on send, 1008). Without the Worker's relay
+ * (src/relay.ts) the first three take about 10 s under this runtime.
+ * 4003 (the server API's disconnect) is timed in admin.test.ts.
+ */
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
+import { type DevServer, startDevServer } from "./devserver.ts";
+import { uniqueUser, WsClient } from "./wsclient.ts";
+
+/** PROTOCOL.md promises a second; the rest is room for a loaded CI machine. */
+const WITHIN_MS = 1500;
+
+let server: DevServer;
+const sockets: WsClient[] = [];
+
+beforeAll(async () => {
+  server = await startDevServer({
+    vars: { MAX_SOCKETS_PER_USER: "3", AUTH_CLOCK_TOLERANCE_SECONDS: "0", RATE_LIMIT_PER_SECOND: "5", RATE_LIMIT_BURST: "10" },
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(sockets.map((s) => s.close()));
+  await server?.stop();
+});
+
+async function connect(user: string, token?: string): Promise<WsClient> {
+  const c = await WsClient.connect(server, user, token === undefined ? {} : { token });
+  sockets.push(c);
+  return c;
+}
+
+function expiringToken(user: string, seconds: number): Promise<string> {
+  return new SignJWT({ userId: user })
+    .setProtectedHeader({ alg: "HS256" })
+    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+    .sign(new TextEncoder().encode(DEV_AUTH_SECRET));
+}
+
+/** ms from `since` to the close event, and its code. */
+async function closeAfter(c: WsClient, since: number): Promise<{ code: number; ms: number }> {
+  const { code } = await c.closing(15_000);
+  return { code, ms: Date.now() - since };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("server-initiated closes reach the client within a second", () => {
+  it("4008: the oldest of too many sockets, which never sent a frame", async () => {
+    const user = uniqueUser("tabs");
+    const oldest = await connect(user);
+    await connect(user);
+    await connect(user);
+    const t0 = Date.now();
+    await connect(user);
+    const { code, ms } = await closeAfter(oldest, t0);
+    expect(code).toBe(4008);
+    expect(ms).toBeLessThan(WITHIN_MS);
+  });
+
+  it("4001: a frame about to be delivered to an expired socket that never sent a frame", async () => {
+    const user = uniqueUser("expired");
+    const c = await connect(user, await expiringToken(user, 1));
+    const sender = await connect(uniqueUser("sender"));
+    await sleep(1100);
+    const t0 = Date.now();
+    sender.sendMessage("m-1", user, "after your token expired");
+    const { code, ms } = await closeAfter(c, t0);
+    expect(code).toBe(4001);
+    expect(ms).toBeLessThan(WITHIN_MS);
+    expect(c.frames.some((f) => f.message === "after your token expired")).toBe(false);
+  });
+
+  it("4001: a frame sent on an expired socket", async () => {
+    const user = uniqueUser("late");
+    const c = await connect(user, await expiringToken(user, 1));
+    await sleep(1100);
+    const t0 = Date.now();
+    c.sendMessage("late-1", uniqueUser("x"), "too late");
+    const { code, ms } = await closeAfter(c, t0);
+    expect(code).toBe(4001);
+    expect(ms).toBeLessThan(WITHIN_MS);
+  });
+
+  it("1008: a socket that keeps sending through a burst of RATE_LIMITED", async () => {
+    const c = await connect(uniqueUser("flood"));
+    const to = uniqueUser("target");
+    for (let i = 0; i < 40; i++) c.sendMessage(`f${i}`, to, i);
+    const t0 = Date.now();
+    const { code, ms } = await closeAfter(c, t0);
+    expect(code).toBe(1008);
+    expect(ms).toBeLessThan(WITHIN_MS);
+  });
+});
