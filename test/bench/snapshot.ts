@@ -8,7 +8,7 @@
  * relative path: it imports the server's auth and frame builders from src/, so
  * it must get the snapshot's, the code being benchmarked.
  *
- * The snapshot's wrangler.toml has its [[ratelimits]] raised: those are
+ * The snapshot's wrangler.toml (and the floor's) has its [[ratelimits]] raised: those are
  * bindings, not vars, and the connect scenario makes thousands of upgrades
  * from one loopback address. The limiter is still called on every connect.
  */
@@ -71,6 +71,8 @@ export function snapshotServer(root: string, floorDir: string, nodeModules = joi
   const dir = mkdtempSync(join(tmpdir(), "lunarloom-bench-src-"));
   cpSync(join(root, "src"), join(dir, "src"), { recursive: true });
   cpSync(floorDir, join(dir, FLOOR_PATH), { recursive: true });
+  const floorToml = join(dir, FLOOR_PATH, "wrangler.toml");
+  writeFileSync(floorToml, raiseRateLimits(readFileSync(floorToml, "utf8")));
   for (const f of ["package.json", "tsconfig.json"]) if (existsSync(join(root, f))) cpSync(join(root, f), join(dir, f));
   const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
   writeFileSync(join(dir, "wrangler.toml"), raiseRateLimits(toml));

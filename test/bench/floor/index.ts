@@ -1,6 +1,7 @@
 /**
  * The benchmark's floor worker: a bare per-user Durable Object relay with the
- * server's own auth code (src/auth/token.ts, configured by the same vars) and frame shapes
+ * server's own auth code (src/auth/token.ts, configured by the same vars), the same
+ * connect limiter binding (called on every upgrade, as the server does) and frame shapes
  * (CONNECTION_ID, ACK_MSG to the sender, USER_MSG to the recipient's sockets,
  * RPC between per-user objects, sockets accepted with ctx.acceptWebSocket).
  *
@@ -18,6 +19,7 @@ import type { UserContent } from "../../../src/protocol/frames.ts";
 
 interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
+  CONNECT_LIMITER: RateLimit;
 }
 
 const USER_HEADER = "X-Floor-User";
@@ -30,6 +32,8 @@ export default {
     if (url.pathname === "/health") return Response.json({ status: "ok" });
     if (url.pathname !== "/ws") return httpError(404, "not_found", "connect to /ws");
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "WebSocket only");
+    const address = request.headers.get("CF-Connecting-IP") ?? "unknown";
+    if (!(await env.CONNECT_LIMITER.limit({ key: address })).success) return httpError(429, "too_many_connections", "slow down");
     const config = readConfig(env);
     if (config.auth.secrets.length === 0 && config.auth.jwksUrl === null)
       return httpError(503, "server_misconfigured", "AUTH_SECRET is not set");
