@@ -38,7 +38,9 @@ export interface Config {
   maxMessageBytes: number;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** How long log rows are kept; Infinity when RETENTION_DAYS is 0 (keep forever). */
   retentionMs: number;
+  /** Newest log rows kept per user; Infinity when LOG_MAX_ROWS is 0 (keep forever). */
   logMaxRows: number;
   maxSocketsPerUser: number;
 }
@@ -74,6 +76,13 @@ function positiveNumber(env: Vars, name: keyof Vars, fallback: number): number {
     throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+/** A positive number, or 0 for "no limit" (Infinity). */
+function limitOrForever(env: Vars, name: keyof Vars, fallback: number): number {
+  const raw = env[name];
+  if (raw === "0") return Number.POSITIVE_INFINITY;
+  return positiveNumber(env, name, fallback);
 }
 
 function list(raw: string | undefined): string[] | undefined {
@@ -128,8 +137,8 @@ export function readConfig(env: Vars): Config {
     maxMessageBytes: positiveNumber(env, "MAX_MESSAGE_BYTES", 64 * 1024),
     rateLimitPerSecond: positiveNumber(env, "RATE_LIMIT_PER_SECOND", 20),
     rateLimitBurst: positiveNumber(env, "RATE_LIMIT_BURST", 200),
-    retentionMs: positiveNumber(env, "RETENTION_DAYS", 30) * 86_400_000,
-    logMaxRows: positiveNumber(env, "LOG_MAX_ROWS", 10_000),
+    retentionMs: limitOrForever(env, "RETENTION_DAYS", 30) * 86_400_000,
+    logMaxRows: limitOrForever(env, "LOG_MAX_ROWS", 10_000),
     maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
   };
   cache.set(env, config);

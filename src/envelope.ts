@@ -9,7 +9,17 @@ export interface Envelope {
   sender: string;
   /** A user, or a group id. */
   recipient: string;
-  /** What the frame is: a message or a receipt. */
-  type: "USER_MSG" | "ACK_MSG";
+  /**
+   * What the frame is: a message, a receipt, a server notice, a change to a
+   * group, or an error logged for the user (a group message refused after
+   * its ack). The first three of USER_MSG, NOTICE and GROUP_EVENT are a
+   * conversation's history; the others are not.
+   */
+  type: EnvelopeType;
   frame: string;
 }
+
+export type EnvelopeType = "USER_MSG" | "ACK_MSG" | "NOTICE" | "GROUP_EVENT" | "ERROR";
+
+/** The frames that make a conversation's history and move it up the list (PROTOCOL.md, Conversations). */
+export const HISTORY_TYPES: readonly EnvelopeType[] = ["USER_MSG", "NOTICE", "GROUP_EVENT"];

@@ -24,6 +24,8 @@ export class Alarm {
 
   /** Makes sure the alarm fires no later than `at`. Reads storage once per wake, then trusts the cache. */
   async wakeBy(at: number): Promise<void> {
+    // No deadline (retention set to keep forever).
+    if (!Number.isFinite(at)) return;
     if (this.at === undefined) this.at = await this.storage.getAlarm();
     if (this.at !== null && this.at <= at) return;
     this.at = at;

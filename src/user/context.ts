@@ -6,6 +6,7 @@
 import type { Config, Env } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { Alarm } from "./alarm.ts";
+import type { Conversations } from "./conversations.ts";
 import type { UserLog } from "./log.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Sockets } from "./sockets.ts";
@@ -18,6 +19,7 @@ export interface User {
   readonly config: Config;
   readonly db: Db;
   readonly log: UserLog;
+  readonly conversations: Conversations;
   readonly sockets: Sockets;
   readonly outbox: Outbox;
   readonly alarm: Alarm;

@@ -3,17 +3,33 @@
  * copies of their own sends, receipts), numbered by `seq`. It also holds the
  * client id of each of the user's own sends, so that claiming an id and
  * logging the message are one insert, and the offline queue (`queued`).
+ * Every row names its conversation, and every history frame updates the
+ * conversation index in the same commit.
  */
 import { type Db, rows } from "../db.ts";
-import type { Envelope } from "../envelope.ts";
+import { type Envelope, HISTORY_TYPES } from "../envelope.ts";
+import { type Conversations, conversationOf, type Removed } from "./conversations.ts";
 
 export interface LoggedFrame {
   seq: number;
   frame: string;
 }
 
+/** A logged frame, as a receipt about it needs it. */
+export interface LogEntry {
+  seq: number;
+  sender: string;
+  recipient: string;
+  type: Envelope["type"];
+  conversation: string;
+}
+
 export class UserLog {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly me: string,
+    private readonly conversations: Conversations,
+  ) {}
 
   /**
    * Appends unless a frame with this id is already there (delivery is
@@ -38,9 +54,10 @@ export class UserLog {
   }
 
   private insert(e: Envelope, clientId: string | null, queued: boolean, now: number, maxRows: number): number | null {
+    const conversation = conversationOf(this.me, e);
     const row = this.db.write
       .exec<{ seq: number }>(
-        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created, conversation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT DO NOTHING RETURNING seq`,
         e.id,
         clientId,
@@ -50,10 +67,17 @@ export class UserLog {
         e.frame,
         queued ? 1 : 0,
         now,
+        conversation,
       )
       .toArray()[0];
     if (!row) return null;
-    if (row.seq > maxRows) this.db.sql.exec("DELETE FROM log WHERE seq <= ?", row.seq - maxRows);
+    if (HISTORY_TYPES.includes(e.type)) this.conversations.logged(conversation, e, row.seq, now);
+    if (row.seq > maxRows) {
+      // Past the cap each append drops the oldest row; an unread message among them no longer counts.
+      this.conversations.forget(
+        this.db.sql.exec<Removed>("DELETE FROM log WHERE seq <= ? RETURNING seq, type, sender, conversation", row.seq - maxRows),
+      );
+    }
     return row.seq;
   }
 
@@ -87,12 +111,12 @@ export class UserLog {
     }
   }
 
-  /** Who sent a logged frame and to whom, for checking a receipt. */
-  lookup(id: string): Pick<Envelope, "sender" | "recipient" | "type"> | null {
+  /** A logged frame by its server id: who sent it, to whom, where it is; for checking a receipt. */
+  lookup(id: string): LogEntry | null {
     if (!this.db.exists) return null;
     return (
       this.db.sql
-        .exec<Pick<Envelope, "sender" | "recipient" | "type">>("SELECT sender, recipient, type FROM log WHERE id = ?", id)
+        .exec<LogEntry & Record<string, SqlStorageValue>>("SELECT seq, sender, recipient, type, conversation FROM log WHERE id = ?", id)
         .toArray()[0] ?? null
     );
   }
@@ -101,7 +125,12 @@ export class UserLog {
   prune(cutoff: number): number | null {
     if (!this.db.exists) return null;
     // Log rows are created in seq order: everything before the first young row goes.
-    this.db.sql.exec("DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18)", cutoff);
+    this.conversations.forget(
+      this.db.sql.exec<Removed>(
+        "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18) RETURNING seq, type, sender, conversation",
+        cutoff,
+      ),
+    );
     return this.db.sql.exec<{ t: number | null }>("SELECT created AS t FROM log ORDER BY seq LIMIT 1").toArray()[0]?.t ?? null;
   }
 }

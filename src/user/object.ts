@@ -18,6 +18,7 @@ import { errorMessage, logEvent } from "../logging.ts";
 import { Alarm } from "./alarm.ts";
 import { connect } from "./connect.ts";
 import type { User } from "./context.ts";
+import { Conversations } from "./conversations.ts";
 import { deliver } from "./deliver.ts";
 import { Inbox } from "./inbox.ts";
 import { UserLog } from "./log.ts";
@@ -37,6 +38,7 @@ export class UserObject extends DurableObject<Env> {
     if (me === undefined) throw new Error("UserObject must be addressed by name (getByName(identity))");
     const config = readConfig(env);
     const db = new Db(ctx.storage, me, MIGRATIONS);
+    const conversations = new Conversations(db, me);
     const alarm = new Alarm(ctx.storage);
     const transport = (recipient: string, envelopes: Envelope[]) => withOneRetry(() => env.USERS.getByName(recipient).deliver(envelopes));
     this.user = {
@@ -45,7 +47,8 @@ export class UserObject extends DurableObject<Env> {
       env,
       config,
       db,
-      log: new UserLog(db),
+      log: new UserLog(db, me, conversations),
+      conversations,
       sockets: new Sockets(ctx),
       outbox: new Outbox(db, alarm, transport),
       alarm,
@@ -69,6 +72,16 @@ export class UserObject extends DurableObject<Env> {
     const now = Date.now();
     await this.user.alarm.wakeBy(now + this.user.config.retentionMs);
     deliver(this.user, envelopes, now);
+  }
+
+  /** GET /v1/conversations, for this user: the response body. */
+  conversations(before: number | null, limit: number): string {
+    return this.user.conversations.list(before, limit);
+  }
+
+  /** GET /v1/conversations/<id>/messages, for this user: the response body. */
+  history(conversation: string, before: number | null, limit: number): string {
+    return this.user.conversations.history(conversation, before, limit);
   }
 
   /** Outbox retries and retention; nothing else needs a timer. */

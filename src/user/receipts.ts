@@ -16,6 +16,7 @@ export function receipt(u: User, ws: WebSocket, req: ReceiptRequest, now: number
     throw new ProtocolError("UNKNOWN_MESSAGE", `no message ${JSON.stringify(req.messageId)} in your log`);
   }
   if (target.recipient !== u.me) throw new ProtocolError("FORBIDDEN", "only a message's recipient can acknowledge it");
+  if (req.content === "MESSAGE_READ") u.conversations.read(target.conversation, target.seq);
   if (!recordReceipt(u, req.messageId, req.content, now)) return null;
   const id = crypto.randomUUID();
   const envelope: Envelope = {

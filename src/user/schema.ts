@@ -56,4 +56,53 @@ export const MIGRATIONS: readonly Migration[] = [
   // Only the user's own sends carry a client id: received rows stay out of the index.
   `DROP INDEX log_client_id;
    CREATE UNIQUE INDEX log_client_id ON log(client_id) WHERE client_id IS NOT NULL;`,
+  // The conversation index (PROTOCOL.md, Conversations and history): each log
+  // row names its conversation, history pages read the log by (conversation,
+  // seq), and one row per conversation keeps its latest activity, unread
+  // count and watermarks. Existing logs are indexed from what they hold.
+  (sql, me) => {
+    sql.exec("ALTER TABLE log ADD COLUMN conversation TEXT");
+    sql.exec(
+      `UPDATE log SET conversation = CASE WHEN recipient LIKE 'group:%' THEN recipient WHEN sender = ? THEN recipient ELSE sender END`,
+      me,
+    );
+    sql.exec(`CREATE INDEX log_history ON log(conversation, seq) WHERE type IN ('USER_MSG', 'NOTICE', 'GROUP_EVENT')`);
+    sql.exec(`CREATE TABLE conversations (
+      id TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      name TEXT,
+      last_seq INTEGER NOT NULL,
+      unread INTEGER NOT NULL DEFAULT 0,
+      read_up_to INTEGER NOT NULL DEFAULT 0,
+      peer_delivered_up_to INTEGER NOT NULL DEFAULT 0,
+      peer_read_up_to INTEGER NOT NULL DEFAULT 0,
+      updated INTEGER NOT NULL
+    )`);
+    sql.exec("CREATE UNIQUE INDEX conversations_recent ON conversations(last_seq)");
+    sql.exec(
+      `INSERT INTO conversations (id, kind, last_seq, updated)
+       SELECT conversation, 'direct', max(seq), max(created) FROM log WHERE type = 'USER_MSG' GROUP BY conversation`,
+    );
+    // The user's own read receipts (remembered in receipts) set readUpTo; the peer's, in the log, the watermarks.
+    sql.exec(
+      `UPDATE conversations SET read_up_to = coalesce((SELECT max(l.seq) FROM log l JOIN receipts r ON r.message_id = l.id
+         WHERE r.content = 'MESSAGE_READ' AND l.conversation = conversations.id), 0)`,
+    );
+    for (const [column, content] of [
+      ["peer_delivered_up_to", "MESSAGE_DELIVERED"],
+      ["peer_read_up_to", "MESSAGE_READ"],
+    ]) {
+      sql.exec(
+        `UPDATE conversations SET ${column} = coalesce((SELECT max(m.seq) FROM log a JOIN log m ON m.id = json_extract(a.frame, '$.message')
+           WHERE a.type = 'ACK_MSG' AND a.sender <> ? AND json_extract(a.frame, '$.content') = ? AND m.conversation = conversations.id), 0)`,
+        me,
+        content,
+      );
+    }
+    sql.exec(
+      `UPDATE conversations SET unread = (SELECT count(*) FROM log WHERE conversation = conversations.id
+         AND type = 'USER_MSG' AND sender <> ? AND seq > conversations.read_up_to)`,
+      me,
+    );
+  },
 ];

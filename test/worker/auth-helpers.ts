@@ -3,6 +3,7 @@
  * previous secret, a leeway), so they call the Worker's handler with their own
  * env: the pool's bindings plus overrides. USERS still reaches real objects.
  */
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { Env } from "../../src/config.ts";
@@ -13,7 +14,11 @@ export function envWith(overrides: Partial<Env>): Env {
 }
 
 export function connectWith(settings: Env, token: string): Promise<Response> {
-  return worker.fetch(new Request(`http://edge.test/ws?Authentication=${token}`, { headers: { Upgrade: "websocket" } }), settings);
+  return worker.fetch(
+    new Request(`http://edge.test/ws?Authentication=${token}`, { headers: { Upgrade: "websocket" } }),
+    settings,
+    createExecutionContext(),
+  );
 }
 
 /** Asserts an upgrade and returns the identity the server gave the socket (from CONNECTION_ID). */

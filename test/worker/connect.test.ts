@@ -176,10 +176,15 @@ describe("misconfiguration", () => {
   it("answers a bad var with a 500 JSON body naming it, not a bare error", async () => {
     const worker = (await import("../../src/index.ts")).default;
     const { env } = await import("cloudflare:workers");
-    const res = await worker.fetch(new Request("http://edge.test/ws", { headers: { Upgrade: "websocket" } }), {
-      ...env,
-      MAX_MESSAGE_BYTES: "lots",
-    });
+    const { createExecutionContext } = await import("cloudflare:test");
+    const res = await worker.fetch(
+      new Request("http://edge.test/ws", { headers: { Upgrade: "websocket" } }),
+      {
+        ...env,
+        MAX_MESSAGE_BYTES: "lots",
+      },
+      createExecutionContext(),
+    );
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: "internal", reason: expect.stringContaining("MAX_MESSAGE_BYTES") });
   });

@@ -5,6 +5,7 @@
  * asset routing, which this pool's `exports.default` bypasses
  * (test/node/browser.test.ts covers both under wrangler dev).
  */
+import { createExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
@@ -12,7 +13,7 @@ import { uniqueUser, upgrade } from "./helpers.ts";
 
 /** The Worker as `npm start` runs it: the same config plus DEV_TOKENS=on. */
 function devFetch(path: string, overrides: Record<string, unknown> = {}): Promise<Response> {
-  return worker.fetch(new Request(`http://edge.test${path}`), { ...env, DEV_TOKENS: "on", ...overrides });
+  return worker.fetch(new Request(`http://edge.test${path}`), { ...env, DEV_TOKENS: "on", ...overrides }, createExecutionContext());
 }
 
 describe("GET /dev/token", () => {

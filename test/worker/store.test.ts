@@ -7,6 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import { Db } from "../../src/db.ts";
+import { Conversations } from "../../src/user/conversations.ts";
 import { UserLog } from "../../src/user/log.ts";
 import { MIGRATIONS } from "../../src/user/schema.ts";
 import { Client, uniqueUser } from "./helpers.ts";
@@ -30,7 +31,8 @@ it("upgrades a version-2 store: client ids move into the log and still dedupe", 
     );
     sql.exec(`INSERT INTO sends (client_id, server_id, time, created) VALUES ('c-1', 'srv-1', '1970-01-01T00:00:01Z', 1000)`);
 
-    const store = new UserLog(new Db(state.storage, state.id.name!, MIGRATIONS));
+    const db = new Db(state.storage, state.id.name!, MIGRATIONS);
+    const store = new UserLog(db, state.id.name!, new Conversations(db, state.id.name!));
     const envelope = { id: "srv-2", sender: "me", recipient: "you", type: "USER_MSG" as const, frame: "{}" };
     expect(store.appendSend(envelope, "c-1", 2000, 100)).toEqual({ serverId: "srv-1", time: 1000 });
     expect(store.appendSend(envelope, "c-2", 2000, 100)).toEqual({ seq: expect.any(Number) });

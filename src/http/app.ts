@@ -1,0 +1,56 @@
+/**
+ * The HTTP API: one router per resource, mounted here, so this file reads as
+ * the table of contents of /v1. Every refusal, from validation to a thrown
+ * error, is the one JSON error shape; the schemas that validate requests
+ * also generate /v1/openapi.json.
+ */
+
+import { cors } from "hono/cors";
+import { signToken } from "../auth/devtoken.ts";
+import { MAX_ID_LENGTH, readConfig } from "../config.ts";
+import { errorMessage, logEvent } from "../logging.ts";
+import { userAuth } from "./auth.ts";
+import { conversations } from "./conversations.ts";
+import { httpError } from "./errors.ts";
+import { router } from "./router.ts";
+
+export const app = router();
+
+app.use("/v1/*", async (c, next) => {
+  // Tokens travel as bearer headers, never cookies, so any listed origin (or any, when none are) may call.
+  const origins = readConfig(c.env).allowedOrigins;
+  return cors({ origin: origins ? [...origins] : "*", allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"] })(c, next);
+});
+
+app.get("/health", (c) => c.json({ status: "ok" }));
+
+/** Development only: off unless DEV_TOKENS is "on" (as under `npm start`); in production the app issues tokens. */
+app.get("/dev/token", async (c) => {
+  if (c.env.DEV_TOKENS !== "on" || !c.env.AUTH_SECRET) return httpError(404, "not_found", "dev tokens are off");
+  const user = c.req.query("user") ?? "";
+  if (user.length === 0 || user.length > MAX_ID_LENGTH) return httpError(400, "bad_user", `user must be 1 to ${MAX_ID_LENGTH} characters`);
+  return c.json({ token: await signToken(c.env.AUTH_SECRET, user, readConfig(c.env).identityClaim) });
+});
+
+app.use("/v1/conversations/*", userAuth);
+app.use("/v1/conversations", userAuth);
+app.route("/v1/conversations", conversations);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "userToken", {
+  type: "http",
+  scheme: "bearer",
+  bearerFormat: "JWT",
+  description: "the same token as /ws (or ?Authentication=<JWT>)",
+});
+app.doc31("/v1/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "LunarLoom Edge", version: "2", description: "The HTTP API beside the WebSocket protocol (README, The protocol)." },
+});
+
+app.notFound((c) => httpError(404, "not_found", `no route ${new URL(c.req.url).pathname}; connect to /ws`));
+
+app.onError((err, c) => {
+  // A bad var (readConfig names it) or a platform failure: still one error shape, never a bare 500.
+  logEvent("error", "request_failed", { path: new URL(c.req.url).pathname, error: errorMessage(err) });
+  return httpError(500, "internal", errorMessage(err));
+});

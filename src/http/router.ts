@@ -1,0 +1,24 @@
+/** Routers for the HTTP API, each with the one validation answer. */
+import type { Hook } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Env } from "../config.ts";
+import type { UserVariables } from "./auth.ts";
+import { httpError } from "./errors.ts";
+
+export type AppEnv = { Bindings: Env; Variables: UserVariables };
+
+/**
+ * A failed schema check answers 400 naming the field: `bad_<field>` and a
+ * reason that starts with it (`limit: must be …`).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the hook serves every route's input and env type.
+export const validationHook: Hook<any, any, any, any> = (result) => {
+  if (result.success) return;
+  const issue = result.error.issues[0];
+  const field = issue?.path.map(String).join(".") || result.target;
+  return httpError(400, `bad_${field.replace(/\W+/g, "_")}`, `${field}: ${issue?.message ?? "invalid"}`);
+};
+
+export function router<E extends AppEnv = AppEnv>(): OpenAPIHono<E> {
+  return new OpenAPIHono<E>({ defaultHook: validationHook });
+}

@@ -1,0 +1,169 @@
+/**
+ * The conversation index (PROTOCOL.md, Conversations and history): one row
+ * per conversation with its latest activity, unread count and watermarks,
+ * written in the same commit as the log row that changes it, so the list and
+ * the log never disagree. History pages read the log through the partial
+ * index log_history on (conversation, seq): a page costs the same whatever
+ * the size of the log.
+ */
+import type { Db } from "../db.ts";
+import type { Envelope } from "../envelope.ts";
+import { isoSecond, withSeq } from "../protocol/build.ts";
+import { isGroupId, type ReceiptContent, SYSTEM } from "../protocol/frames.ts";
+
+export type ConversationKind = "direct" | "group" | "system";
+
+/** The log_history index's condition, written as the index has it so that SQLite uses the index. */
+const HISTORY = "type IN ('USER_MSG', 'NOTICE', 'GROUP_EVENT')";
+
+/**
+ * The conversation a frame belongs to: the group when `to` is a group id,
+ * else the other party (`from` for incoming frames, `to` for the user's own
+ * sends and receipts). The server's notices make the conversation `system`.
+ */
+export function conversationOf(me: string, e: Pick<Envelope, "sender" | "recipient">): string {
+  if (isGroupId(e.recipient)) return e.recipient;
+  return e.sender === me ? e.recipient : e.sender;
+}
+
+export function kindOf(conversation: string): ConversationKind {
+  if (isGroupId(conversation)) return "group";
+  return conversation === SYSTEM ? "system" : "direct";
+}
+
+/** A log row that retention deleted. */
+export interface Removed extends Record<string, SqlStorageValue> {
+  seq: number;
+  type: string;
+  sender: string;
+  conversation: string;
+}
+
+interface Row extends Record<string, SqlStorageValue> {
+  id: string;
+  kind: ConversationKind;
+  name: string | null;
+  last_seq: number;
+  unread: number;
+  read_up_to: number;
+  peer_delivered_up_to: number;
+  peer_read_up_to: number;
+  updated: number;
+  frame: string | null;
+}
+
+const str = JSON.stringify;
+
+export class Conversations {
+  constructor(
+    private readonly db: Db,
+    private readonly me: string,
+  ) {}
+
+  /** A history frame was logged at `seq`: its conversation moves to the top; an incoming message adds one unread. */
+  logged(conversation: string, e: Envelope, seq: number, now: number): void {
+    const incoming = e.type === "USER_MSG" && e.sender !== this.me ? 1 : 0;
+    this.db.write.exec(
+      `INSERT INTO conversations (id, kind, last_seq, unread, updated) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread, updated = excluded.updated`,
+      conversation,
+      kindOf(conversation),
+      seq,
+      incoming,
+      now,
+    );
+  }
+
+  /** The user read the message at `seq`: readUpTo moves there if that is forward, and unread is recounted. */
+  read(conversation: string, seq: number): void {
+    this.db.write.exec(
+      `UPDATE conversations SET read_up_to = ?1,
+         unread = (SELECT count(*) FROM log WHERE conversation = ?2 AND ${HISTORY} AND type = 'USER_MSG' AND sender <> ?3 AND seq > ?1)
+       WHERE id = ?2 AND read_up_to < ?1`,
+      seq,
+      conversation,
+      this.me,
+    );
+  }
+
+  /** The peer reported the user's message at `seq` delivered or read: that watermark moves forward. */
+  peerReported(conversation: string, content: ReceiptContent, seq: number): void {
+    const column = content === "MESSAGE_READ" ? "peer_read_up_to" : "peer_delivered_up_to";
+    this.db.write.exec(`UPDATE conversations SET ${column} = max(${column}, ?) WHERE id = ?`, seq, conversation);
+  }
+
+  /** Log rows went (retention): an unread message among them no longer counts. The conversations stay listed. */
+  forget(removed: Iterable<Removed>): void {
+    for (const { seq, type, sender, conversation } of removed) {
+      if (type !== "USER_MSG" || sender === this.me) continue;
+      this.db.sql.exec("UPDATE conversations SET unread = unread - 1 WHERE id = ? AND read_up_to < ? AND unread > 0", conversation, seq);
+    }
+  }
+
+  /** The response body of GET /v1/conversations: newest activity first, `before` a cursor from an earlier page's `next`. */
+  list(before: number | null, limit: number): string {
+    if (!this.db.exists) return '{"conversations":[],"unread":0,"next":null}';
+    const rows = this.db.sql
+      .exec<Row>(
+        `SELECT c.*, l.frame FROM conversations c LEFT JOIN log l ON l.seq = c.last_seq
+         WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit);
+    const next = rows.length > limit ? str(String(page.at(-1)!.last_seq)) : "null";
+    const unread = this.db.sql.exec<{ n: number }>("SELECT coalesce(sum(unread), 0) AS n FROM conversations").one().n;
+    return `{"conversations":[${page.map((r) => this.render(r)).join(",")}],"unread":${unread},"next":${next}}`;
+  }
+
+  /**
+   * The response body of GET /v1/conversations/<id>/messages: the history
+   * frames before `before`, the newest page first, each page oldest first.
+   * The user's own messages in a direct conversation carry their status.
+   */
+  history(id: string, before: number | null, limit: number): string {
+    if (!this.db.exists) return '{"messages":[],"next":null}';
+    const rows = this.db.sql
+      .exec<{ seq: number; frame: string; sender: string; type: string }>(
+        `SELECT seq, frame, sender, type FROM log WHERE conversation = ? AND ${HISTORY} AND seq < ? ORDER BY seq DESC LIMIT ?`,
+        id,
+        before ?? Number.MAX_SAFE_INTEGER,
+        limit + 1,
+      )
+      .toArray();
+    const page = rows.slice(0, limit).reverse();
+    const next = rows.length > limit ? String(page[0]!.seq) : "null";
+    const marks =
+      kindOf(id) === "direct"
+        ? this.db.sql
+            .exec<{ delivered: number; read: number }>(
+              "SELECT peer_delivered_up_to AS delivered, peer_read_up_to AS read FROM conversations WHERE id = ?",
+              id,
+            )
+            .toArray()[0]
+        : undefined;
+    const frames = page.map(({ seq, frame, sender, type }) => {
+      const text = withSeq(frame, seq);
+      if (!marks || sender !== this.me || type !== "USER_MSG") return text;
+      const status = seq <= marks.read ? "read" : seq <= marks.delivered ? "delivered" : "stored";
+      return `${text.slice(0, -1)},"status":"${status}"}`;
+    });
+    return `{"messages":[${frames.join(",")}],"next":${next}}`;
+  }
+
+  private render(r: Row): string {
+    const parts = [
+      `"id":${str(r.id)}`,
+      `"kind":${str(r.kind)}`,
+      ...(r.kind === "group" ? [`"name":${str(r.name ?? "")}`] : []),
+      `"lastSeq":${r.last_seq}`,
+      `"last":${r.frame === null ? "null" : withSeq(r.frame, r.last_seq)}`,
+      `"unread":${r.unread}`,
+      `"readUpTo":${r.read_up_to}`,
+      ...(r.kind === "direct" ? [`"peerDeliveredUpTo":${r.peer_delivered_up_to}`, `"peerReadUpTo":${r.peer_read_up_to}`] : []),
+      `"updated":${str(isoSecond(r.updated))}`,
+    ];
+    return `{${parts.join(",")}}`;
+  }
+}
