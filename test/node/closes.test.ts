@@ -37,20 +37,23 @@ async function connect(user: string, token?: string): Promise<WsClient> {
   return c;
 }
 
-function expiringToken(user: string, seconds: number): Promise<string> {
-  return new SignJWT({ userId: user })
+/** A token that expires in one to two seconds (`exp` is in whole seconds), and the moment it does. */
+async function expiringToken(user: string): Promise<{ token: string; expiresAt: number }> {
+  const exp = Math.ceil(Date.now() / 1000) + 1;
+  const token = await new SignJWT({ userId: user })
     .setProtectedHeader({ alg: "HS256" })
-    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+    .setExpirationTime(exp)
     .sign(new TextEncoder().encode(DEV_AUTH_SECRET));
+  return { token, expiresAt: exp * 1000 };
 }
+
+const sleepPast = (at: number) => new Promise((r) => setTimeout(r, at - Date.now() + 100));
 
 /** ms from `since` to the close event, and its code. */
 async function closeAfter(c: WsClient, since: number): Promise<{ code: number; ms: number }> {
   const { code } = await c.closing(15_000);
   return { code, ms: Date.now() - since };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("server-initiated closes reach the client within a second", () => {
   it("4008: the oldest of too many sockets, which never sent a frame", async () => {
@@ -67,9 +70,10 @@ describe("server-initiated closes reach the client within a second", () => {
 
   it("4001: a frame about to be delivered to an expired socket that never sent a frame", async () => {
     const user = uniqueUser("expired");
-    const c = await connect(user, await expiringToken(user, 1));
+    const { token, expiresAt } = await expiringToken(user);
+    const c = await connect(user, token);
     const sender = await connect(uniqueUser("sender"));
-    await sleep(1100);
+    await sleepPast(expiresAt);
     const t0 = Date.now();
     sender.sendMessage("m-1", user, "after your token expired");
     const { code, ms } = await closeAfter(c, t0);
@@ -80,8 +84,9 @@ describe("server-initiated closes reach the client within a second", () => {
 
   it("4001: a frame sent on an expired socket", async () => {
     const user = uniqueUser("late");
-    const c = await connect(user, await expiringToken(user, 1));
-    await sleep(1100);
+    const { token, expiresAt } = await expiringToken(user);
+    const c = await connect(user, token);
+    await sleepPast(expiresAt);
     const t0 = Date.now();
     c.sendMessage("late-1", uniqueUser("x"), "too late");
     const { code, ms } = await closeAfter(c, t0);

@@ -18,16 +18,21 @@ const EXPIRED = { code: 4001, reason: "token expired; reconnect with a fresh tok
 /** Closes reach the client within a second (PROTOCOL.md); the bound leaves room for a loaded CI machine. */
 const CLOSE_MS = 1500;
 
-/** A socket whose token expires `seconds` from now. */
+/** When each socket made by connectExpiring stops being valid (ms). */
+const expiry = new WeakMap<Client, number>();
+
+/** A socket whose token expires at least `seconds` from now (`exp` is in whole seconds). */
 async function connectExpiring(user: string, seconds: number): Promise<Client> {
-  const token = await tokenFor(user, { expiresIn: Math.floor(Date.now() / 1000) + seconds });
-  const res = await upgrade(`?Authentication=${token}`);
+  const exp = Math.ceil(Date.now() / 1000) + seconds;
+  const res = await upgrade(`?Authentication=${await tokenFor(user, { expiresIn: exp })}`);
   expect(res.status).toBe(101);
-  return Client.adopt(user, res.webSocket!);
+  const client = await Client.adopt(user, res.webSocket!);
+  expiry.set(client, exp * 1000);
+  return client;
 }
 
-/** Waits until the token of a socket made with connectExpiring(…, seconds) has expired. */
-const outlive = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000 + 100));
+/** Waits until the token of a socket made by connectExpiring has expired. */
+const outlive = (c: Client) => new Promise((r) => setTimeout(r, expiry.get(c)! - Date.now() + 100));
 
 const logRows = (user: string) =>
   runInDurableObject(stub(user), (_o, state) => {
@@ -46,7 +51,7 @@ describe("token expiry", () => {
     const user = uniqueUser("late");
     const peer = await Client.connect(uniqueUser("peer"));
     const c = await connectExpiring(user, 1);
-    await outlive(1);
+    await outlive(c);
     expect(c.closed).toBeNull();
     c.send({ id: "late", to: peer.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: "too late" });
     expect(await c.closing(CLOSE_MS)).toEqual(EXPIRED);
@@ -65,7 +70,7 @@ describe("token expiry", () => {
     const bob = uniqueUser("expired");
     const alice = await Client.connect(uniqueUser("alice"));
     const c = await connectExpiring(bob, 1);
-    await outlive(1);
+    await outlive(c);
     const ack = await alice.message(bob, "after expiry");
     expect(await c.closing(CLOSE_MS)).toEqual(EXPIRED);
     expect(c.frames.some((f) => f.id === ack.message)).toBe(false);
@@ -83,7 +88,7 @@ describe("token expiry", () => {
     const alice = await Client.connect(uniqueUser("alice"));
     const expiring = await connectExpiring(bob, 1);
     const valid = await Client.connect(bob);
-    await outlive(1);
+    await outlive(expiring);
     const ack = await alice.message(bob, "to the valid one");
     expect(await valid.expect({ id: ack.message })).toMatchObject({ message: "to the valid one" });
     expect(await expiring.closing(CLOSE_MS)).toEqual(EXPIRED);
@@ -95,7 +100,7 @@ describe("token expiry", () => {
     const me = uniqueUser("copies");
     const expiring = await connectExpiring(me, 1);
     const valid = await Client.connect(me);
-    await outlive(1);
+    await outlive(expiring);
     const ack = await valid.message(uniqueUser("peer"), "mine");
     expect(await expiring.closing(CLOSE_MS)).toEqual(EXPIRED);
     expect(expiring.frames.some((f) => f.id === ack.message)).toBe(false);
@@ -118,7 +123,7 @@ describe("TOKEN_REFRESH", () => {
       content: "TOKEN_REFRESHED",
       message: { expires: `${new Date(exp * 1000).toISOString().slice(0, 19)}Z` },
     });
-    await outlive(1);
+    await outlive(c);
     const peer = await Client.connect(uniqueUser("peer"));
     const ack = await c.message(peer.user, "still here");
     expect(await peer.expect({ id: ack.message })).toMatchObject({ message: "still here" });
@@ -158,7 +163,7 @@ describe("TOKEN_REFRESH", () => {
     expect(reasons.expired).toMatch(/expired/);
     expect(c.closed).toBeNull();
     // Still the old expiry: the socket dies with its first token.
-    await outlive(2);
+    await outlive(c);
     c.send({ id: "after", to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: 1 });
     expect(await c.closing(CLOSE_MS)).toEqual(EXPIRED);
   });
