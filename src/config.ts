@@ -1,8 +1,10 @@
+import type { GroupObject } from "./group/object.ts";
 import type { UserObject } from "./user/object.ts";
 
 /** Bindings and vars, as wrangler.toml and `wrangler secret put` supply them. */
 export interface Env extends Vars {
   USERS: DurableObjectNamespace<UserObject>;
+  GROUPS: DurableObjectNamespace<GroupObject>;
   CONNECT_LIMITER: RateLimit;
 }
 
@@ -28,6 +30,7 @@ export interface Vars {
   RETENTION_DAYS?: string;
   LOG_MAX_ROWS?: string;
   MAX_SOCKETS_PER_USER?: string;
+  MAX_GROUP_MEMBERS?: string;
 }
 
 /** Limits and settings, parsed once per isolate from `env`. */
@@ -43,6 +46,7 @@ export interface Config {
   /** Newest log rows kept per user; Infinity when LOG_MAX_ROWS is 0 (keep forever). */
   logMaxRows: number;
   maxSocketsPerUser: number;
+  maxGroupMembers: number;
 }
 
 /** How tokens are checked. With no secret and no JWKS URL, nobody gets in. */
@@ -140,6 +144,7 @@ export function readConfig(env: Vars): Config {
     retentionMs: limitOrForever(env, "RETENTION_DAYS", 30) * 86_400_000,
     logMaxRows: limitOrForever(env, "LOG_MAX_ROWS", 10_000),
     maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
+    maxGroupMembers: positiveNumber(env, "MAX_GROUP_MEMBERS", 256),
   };
   cache.set(env, config);
   return config;

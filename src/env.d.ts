@@ -5,7 +5,7 @@ type LunarLoomEnv = import("./config.ts").Env;
 declare namespace Cloudflare {
   interface GlobalProps {
     mainModule: typeof import("./index.ts");
-    durableNamespaces: "UserObject";
+    durableNamespaces: "UserObject" | "GroupObject";
   }
   interface Env extends LunarLoomEnv {}
 }

@@ -12,11 +12,15 @@ export interface Envelope {
   /**
    * What the frame is: a message, a receipt, a server notice, a change to a
    * group, or an error logged for the user (a group message refused after
-   * its ack). The first three of USER_MSG, NOTICE and GROUP_EVENT are a
+   * its ack). Of these USER_MSG, NOTICE and GROUP_EVENT are a
    * conversation's history; the others are not.
    */
   type: EnvelopeType;
   frame: string;
+  /** A group message on its way to the group: the sender's client id, for the late-removal ERROR's `ref`. */
+  clientId?: string;
+  /** The connection id of the socket that sent it: that socket does not get the sender's copy back. */
+  origin?: string;
 }
 
 export type EnvelopeType = "USER_MSG" | "ACK_MSG" | "NOTICE" | "GROUP_EVENT" | "ERROR";

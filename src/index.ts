@@ -12,6 +12,7 @@ import { errorMessage, logEvent } from "./logging.ts";
 import { relay } from "./relay.ts";
 import { EXPIRES_HEADER, USER_HEADER } from "./user/connect.ts";
 
+export { GroupObject } from "./group/object.ts";
 export { UserObject } from "./user/object.ts";
 
 export default {

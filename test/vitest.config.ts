@@ -37,6 +37,7 @@ export default defineConfig({
                 RATE_LIMIT_PER_SECOND: "5",
                 RATE_LIMIT_BURST: "10",
                 MAX_SOCKETS_PER_USER: "3",
+                MAX_GROUP_MEMBERS: "3",
                 LOG_MAX_ROWS: "5",
                 MAX_MESSAGE_BYTES: "1024",
                 AUTH_CLOCK_TOLERANCE_SECONDS: "0",

@@ -5,13 +5,16 @@
  * also generate /v1/openapi.json.
  */
 
+import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
 import { signToken } from "../auth/devtoken.ts";
 import { MAX_ID_LENGTH, readConfig } from "../config.ts";
 import { errorMessage, logEvent } from "../logging.ts";
 import { userAuth } from "./auth.ts";
 import { conversations } from "./conversations.ts";
 import { httpError } from "./errors.ts";
+import { groups } from "./groups.ts";
 import { router } from "./router.ts";
 
 export const app = router();
@@ -32,9 +35,17 @@ app.get("/dev/token", async (c) => {
   return c.json({ token: await signToken(c.env.AUTH_SECRET, user, readConfig(c.env).identityClaim) });
 });
 
-app.use("/v1/conversations/*", userAuth);
-app.use("/v1/conversations", userAuth);
+// The same limit as a socket's frame: a body is one message at most.
+app.use("/v1/*", async (c, next) =>
+  bodyLimit({
+    maxSize: readConfig(c.env).maxMessageBytes,
+    onError: () => httpError(413, "too_large", `the body is over the ${readConfig(c.env).maxMessageBytes}-byte limit`),
+  })(c, next),
+);
+
+for (const path of ["/v1/conversations", "/v1/groups"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.route("/v1/conversations", conversations);
+app.route("/v1/groups", groups);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "userToken", {
   type: "http",
@@ -50,6 +61,8 @@ app.doc31("/v1/openapi.json", {
 app.notFound((c) => httpError(404, "not_found", `no route ${new URL(c.req.url).pathname}; connect to /ws`));
 
 app.onError((err, c) => {
+  // Hono's own refusals: a body that is not JSON is the one its validator throws.
+  if (err instanceof HTTPException) return httpError(err.status, err.status === 400 ? "bad_json" : "bad_request", err.message);
   // A bad var (readConfig names it) or a platform failure: still one error shape, never a bare 500.
   logEvent("error", "request_failed", { path: new URL(c.req.url).pathname, error: errorMessage(err) });
   return httpError(500, "internal", errorMessage(err));

@@ -12,5 +12,14 @@ export function httpError(status: number, error: string, reason: string): Respon
  * route's documented response: the one place that vouches for that shape.
  */
 export function jsonText<T>(text: string): TypedResponse<JSONParsed<T>, 200, "json"> {
-  return new Response(text, { headers: { "content-type": "application/json" } }) as unknown as TypedResponse<JSONParsed<T>, 200, "json">;
+  return typed(new Response(text, { headers: { "content-type": "application/json" } }));
+}
+
+/**
+ * A Response made outside Hono's typed helpers (an object's answer, a
+ * refusal), as the route's declared responses: the one cast, for answers
+ * whose shapes the route's schemas document.
+ */
+export function typed<R>(res: Response): R {
+  return res as unknown as R;
 }

@@ -8,15 +8,16 @@ import { httpError } from "./errors.ts";
 export type AppEnv = { Bindings: Env; Variables: UserVariables };
 
 /**
- * A failed schema check answers 400 naming the field: `bad_<field>` and a
- * reason that starts with it (`limit: must be …`).
+ * A failed schema check answers 400 naming the field: `bad_<field>` (the
+ * top-level one) and a reason that starts with its path (`members.2: …`).
  */
 // biome-ignore lint/suspicious/noExplicitAny: the hook serves every route's input and env type.
 export const validationHook: Hook<any, any, any, any> = (result) => {
   if (result.success) return;
   const issue = result.error.issues[0];
-  const field = issue?.path.map(String).join(".") || result.target;
-  return httpError(400, `bad_${field.replace(/\W+/g, "_")}`, `${field}: ${issue?.message ?? "invalid"}`);
+  const path = issue?.path.map(String) ?? [];
+  const field = path[0] ?? result.target;
+  return httpError(400, `bad_${field.replace(/\W+/g, "_")}`, `${path.join(".") || field}: ${issue?.message ?? "invalid"}`);
 };
 
 export function router<E extends AppEnv = AppEnv>(): OpenAPIHono<E> {

@@ -4,6 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { MAX_ID_LENGTH } from "../config.ts";
+import { isGroupId, SYSTEM } from "../protocol/frames.ts";
 
 export const ErrorBody = z
   .object({
@@ -49,3 +50,20 @@ export const Id = z
   .min(1)
   .max(MAX_ID_LENGTH, { error: `must be at most ${MAX_ID_LENGTH} characters` })
   .openapi({ example: "rick" });
+
+/** A user's identity in a body: 1–128 characters, not a group id, not `system` (PROTOCOL.md, Connecting). */
+export const Identity = z
+  .string({ error: "must be a user id (a string)" })
+  .min(1, { error: "must not be empty" })
+  .max(MAX_ID_LENGTH, { error: `must be at most ${MAX_ID_LENGTH} characters` })
+  .refine((u) => u !== SYSTEM && !isGroupId(u), { error: "'system' and group ids are not users" })
+  .openapi({ example: "morty" });
+
+/** A group's name: 1–128 characters. */
+export const GroupName = z
+  .string({ error: "must be a string" })
+  .min(1, { error: "must be 1 to 128 characters" })
+  .max(128, { error: "must be 1 to 128 characters" })
+  .openapi({ example: "Launch" });
+
+export const Role = z.enum(["admin", "member"], { error: "must be admin or member" });

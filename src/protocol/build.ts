@@ -7,6 +7,9 @@ import type {
   ConnectionIdFrame,
   ErrorCode,
   ErrorFrame,
+  GroupEvent,
+  GroupEventFrame,
+  NoticeFrame,
   ReceiptContent,
   ReceiptFrame,
   ReceivedAckFrame,
@@ -68,6 +71,40 @@ export function errorFrame(code: ErrorCode, reason: string, ref: string | undefi
     message: ref === undefined ? { code, reason } : { code, reason, ref },
   };
   return str(frame);
+}
+
+/**
+ * A group message refused after its ack (its sender was removed while it
+ * was on its way): FORBIDDEN with the client's id as `ref` and the server id
+ * it was acked with. Logged for the sender, so without `seq` here.
+ */
+export function lateRefusalText(id: string, clientId: string | undefined, serverId: string, now: number): string {
+  const frame: Omit<ErrorFrame, "seq"> = {
+    id,
+    from: "system",
+    type: "SYSTEM_MSG",
+    time: isoSecond(now),
+    content: "ERROR",
+    message: {
+      code: "FORBIDDEN",
+      reason: "you were no longer a member of the group when it got your message",
+      ref: clientId,
+      id: serverId,
+    },
+  };
+  return str(frame);
+}
+
+/** A change to a group, as stored and relayed (without `seq`). */
+export function groupEventText(id: string, from: string, group: string, time: string, event: GroupEvent): string {
+  const frame: Omit<GroupEventFrame, "seq"> = { id, from, to: group, type: "SYSTEM_MSG", time, content: "GROUP_EVENT", message: event };
+  return str(frame);
+}
+
+/** A notice from the app's backend, as stored and relayed (without `seq`); the payload is spliced in as given. */
+export function noticeText(id: string, to: string, time: string, rawMessage: string): string {
+  const head: Omit<NoticeFrame, "seq" | "message"> = { id, from: "system", to, type: "SYSTEM_MSG", time, content: "NOTICE" };
+  return `${str(head).slice(0, -1)},"message":${rawMessage}}`;
 }
 
 export function tokenRefreshed(ref: string | undefined, expiresAt: number | null, now: number): string {

@@ -3,9 +3,10 @@
  * per object instance by the UserObject class, and passed to the plain
  * functions that do the work (so tests can drive them directly).
  */
+
+import type { Alarm } from "../alarm.ts";
 import type { Config, Env } from "../config.ts";
 import type { Db } from "../db.ts";
-import type { Alarm } from "./alarm.ts";
 import type { Conversations } from "./conversations.ts";
 import type { UserLog } from "./log.ts";
 import type { Outbox } from "./outbox.ts";

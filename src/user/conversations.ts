@@ -74,6 +74,11 @@ export class Conversations {
     );
   }
 
+  /** A group's conversation takes the group's name (from its `created`, `renamed` or `member_added` event). */
+  named(conversation: string, name: string): void {
+    this.db.sql.exec("UPDATE conversations SET name = ? WHERE id = ?", name, conversation);
+  }
+
   /** The user read the message at `seq`: readUpTo moves there if that is forward, and unread is recounted. */
   read(conversation: string, seq: number): void {
     this.db.write.exec(

@@ -1,23 +1,34 @@
 /**
  * Frames arriving from other objects (RPC `deliver`): each is logged once
  * (by its server id: delivery is retried) and handed to every live socket of
- * the user. A frame that no socket took waits in the offline queue.
+ * the user but the one that sent it (a group sends its sender's copy back).
+ * A frame that no socket took waits in the offline queue, except the user's
+ * own copies, which a new device gets with `since`.
  */
 import type { Envelope } from "../envelope.ts";
 import { withSeq } from "../protocol/build.ts";
 import type { ReceiptFrame } from "../protocol/frames.ts";
 import type { User } from "./context.ts";
+import { learn } from "./groups.ts";
 
 export function deliver(u: User, envelopes: Envelope[], now: number): void {
   // Expired sockets are closed here, before anything is handed to them.
   const sockets = u.sockets.live(now);
   for (const envelope of envelopes) {
-    const seq = u.log.append(envelope, sockets.length === 0, now, u.config.logMaxRows);
+    const own = envelope.sender === u.me;
+    const seq = u.log.append(envelope, sockets.length === 0 && !own, now, u.config.logMaxRows);
     if (seq === null) continue;
     if (envelope.type === "ACK_MSG") peerReceipt(u, envelope);
+    if (envelope.type === "GROUP_EVENT") learn(u, envelope);
     const text = withSeq(envelope.frame, seq);
-    for (const ws of sockets) u.sockets.hand(ws, text, now);
+    for (const ws of sockets) if (envelope.origin !== u.sockets.attachment(ws).connectionId) u.sockets.hand(ws, text, now);
   }
+}
+
+/** Frames for the sockets open now and no one else: not logged, not queued (a group's receipts, ephemeral events). */
+export function live(u: User, frames: string[], now: number): void {
+  const sockets = u.sockets.live(now);
+  for (const text of frames) for (const ws of sockets) u.sockets.hand(ws, text, now);
 }
 
 /** A receipt from the peer about one of the user's own messages moves the conversation's peer watermark. */

@@ -53,6 +53,37 @@ export class UserLog {
       .one();
   }
 
+  /**
+   * The user's earlier group send under this client id. Direct sends keep
+   * their client id in their own log row (appendSend); a group send's row
+   * comes later, in the group's order, so its id is claimed apart.
+   */
+  earlierGroupSend(clientId: string): { serverId: string; time: number } | null {
+    if (!this.db.exists) return null;
+    return (
+      this.db.sql
+        .exec<{ serverId: string; time: number }>(
+          "SELECT server_id AS serverId, created AS time FROM group_sends WHERE client_id = ?",
+          clientId,
+        )
+        .toArray()[0] ?? null
+    );
+  }
+
+  /** The user's earlier send under this client id, to anyone. */
+  earlierSend(clientId: string): { serverId: string; time: number } | null {
+    if (!this.db.exists) return null;
+    const direct = this.db.sql
+      .exec<{ serverId: string; time: number }>("SELECT id AS serverId, created AS time FROM log WHERE client_id = ?", clientId)
+      .toArray()[0];
+    return direct ?? this.earlierGroupSend(clientId);
+  }
+
+  /** Claims a client id for a group send acked now. */
+  claimGroupSend(clientId: string, serverId: string, now: number): void {
+    this.db.write.exec("INSERT INTO group_sends (client_id, server_id, created) VALUES (?, ?, ?)", clientId, serverId, now);
+  }
+
   private insert(e: Envelope, clientId: string | null, queued: boolean, now: number, maxRows: number): number | null {
     const conversation = conversationOf(this.me, e);
     const row = this.db.write
@@ -125,6 +156,7 @@ export class UserLog {
   prune(cutoff: number): number | null {
     if (!this.db.exists) return null;
     // Log rows are created in seq order: everything before the first young row goes.
+    this.db.sql.exec("DELETE FROM group_sends WHERE created < ?", cutoff);
     this.conversations.forget(
       this.db.sql.exec<Removed>(
         "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18) RETURNING seq, type, sender, conversation",

@@ -11,18 +11,21 @@
  * else; the fields are caches and in-flight bookkeeping that are safe to lose.
  */
 import { DurableObject } from "cloudflare:workers";
+import { Alarm } from "../alarm.ts";
 import { type Env, readConfig } from "../config.ts";
 import { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
-import { Alarm } from "./alarm.ts";
+import { isGroupId } from "../protocol/frames.ts";
+import { SAFETY_NET_MS, withOneRetry } from "../retry.ts";
 import { connect } from "./connect.ts";
 import type { User } from "./context.ts";
 import { Conversations } from "./conversations.ts";
-import { deliver } from "./deliver.ts";
+import { deliver, live } from "./deliver.ts";
+import { refused } from "./groups.ts";
 import { Inbox } from "./inbox.ts";
 import { UserLog } from "./log.ts";
-import { Outbox, SAFETY_NET_MS, withOneRetry } from "./outbox.ts";
+import { Outbox } from "./outbox.ts";
 import { RateLimiter } from "./rate.ts";
 import { pruneReceipts } from "./receipts.ts";
 import { MIGRATIONS } from "./schema.ts";
@@ -40,7 +43,10 @@ export class UserObject extends DurableObject<Env> {
     const db = new Db(ctx.storage, me, MIGRATIONS);
     const conversations = new Conversations(db, me);
     const alarm = new Alarm(ctx.storage);
-    const transport = (recipient: string, envelopes: Envelope[]) => withOneRetry(() => env.USERS.getByName(recipient).deliver(envelopes));
+    const transport = async (recipient: string, envelopes: Envelope[]): Promise<void> => {
+      if (!isGroupId(recipient)) return withOneRetry(() => env.USERS.getByName(recipient).deliver(envelopes));
+      refused(this.user, await withOneRetry(() => env.GROUPS.getByName(recipient).post(envelopes)), Date.now());
+    };
     this.user = {
       me,
       ctx,
@@ -72,6 +78,11 @@ export class UserObject extends DurableObject<Env> {
     const now = Date.now();
     await this.user.alarm.wakeBy(now + this.user.config.retentionMs);
     deliver(this.user, envelopes, now);
+  }
+
+  /** RPC: frames for the sockets open now, not stored (a group's receipts, ephemeral events). */
+  live(frames: string[]): void {
+    live(this.user, frames, Date.now());
   }
 
   /** GET /v1/conversations, for this user: the response body. */

@@ -9,19 +9,29 @@
  * burst costs a few round trips. A failing recipient is retried by alarm with
  * full-jitter backoff, and left alone until then, whoever asks.
  */
+
+import type { Alarm } from "../alarm.ts";
 import type { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
-import type { Alarm } from "./alarm.ts";
+import { BATCH_SIZE, retryDelay, SAFETY_NET_MS } from "../retry.ts";
 
-/** Outbox rows sent per RPC: one round trip for a burst, bounded in size. */
-const BATCH_SIZE = 256;
-/** If the object dies between ack and delivery, this alarm finds the outbox. */
-export const SAFETY_NET_MS = 10_000;
-const RETRY_CAP_MS = 60_000;
-
-/** Delivers a batch to one recipient's object; throws if it did not take it. */
+/**
+ * Delivers a batch to one recipient's object; throws if it did not take it.
+ * Whatever it does with the answer before returning commits with the rows' removal.
+ */
 export type Transport = (recipient: string, envelopes: Envelope[]) => Promise<void>;
+
+interface OutboxRow extends Record<string, SqlStorageValue> {
+  oid: number;
+  id: string;
+  sender: string;
+  recipient: string;
+  type: Envelope["type"];
+  frame: string;
+  client_id: string | null;
+  origin: string | null;
+}
 
 export class Outbox {
   private readonly flushing = new Map<string, Promise<void>>();
@@ -35,12 +45,14 @@ export class Outbox {
   /** Queues a frame for its recipient; the caller flushes after its commit. */
   enqueue(e: Envelope): void {
     this.db.write.exec(
-      "INSERT INTO outbox (id, sender, recipient, type, frame) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO outbox (id, sender, recipient, type, frame, client_id, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
       e.id,
       e.sender,
       e.recipient,
       e.type,
       e.frame,
+      e.clientId ?? null,
+      e.origin ?? null,
     );
   }
 
@@ -97,7 +109,7 @@ export class Outbox {
       } catch (err) {
         // Full-jitter backoff, by alarm: no timers keep the object awake.
         const attempts = this.failed(recipient);
-        const due = Date.now() + Math.random() * Math.min(RETRY_CAP_MS, 500 * 2 ** attempts);
+        const due = Date.now() + retryDelay(attempts);
         this.db.sql.exec("UPDATE retries SET due = ? WHERE recipient = ?", due, recipient);
         logEvent("warn", "delivery_failed", { recipient, attempts, retryAt: due, error: errorMessage(err) });
         await this.alarm.wakeBy(due);
@@ -111,13 +123,18 @@ export class Outbox {
   /** The oldest undelivered frames for one recipient, and the last row's position. */
   private pending(recipient: string): { envelopes: Envelope[]; upTo: number } {
     const rows = this.db.sql
-      .exec<Envelope & { oid: number } & Record<string, SqlStorageValue>>(
-        "SELECT oid, id, sender, recipient, type, frame FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
+      .exec<OutboxRow>(
+        "SELECT oid, id, sender, recipient, type, frame, client_id, origin FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
         recipient,
         BATCH_SIZE,
       )
       .toArray();
-    const envelopes = rows.map(({ id, sender, recipient, type, frame }) => ({ id, sender, recipient, type, frame }));
+    const envelopes = rows.map(({ id, sender, recipient, type, frame, client_id, origin }) => {
+      const e: Envelope = { id, sender, recipient, type, frame };
+      if (client_id !== null) e.clientId = client_id;
+      if (origin !== null) e.origin = origin;
+      return e;
+    });
     return { envelopes, upTo: rows.at(-1)?.oid ?? 0 };
   }
 
@@ -136,16 +153,5 @@ export class Outbox {
         recipient,
       )
       .one().attempts;
-  }
-}
-
-/** One immediate retry, on a fresh stub, for errors the runtime marks retryable and not overloaded. */
-export async function withOneRetry(call: () => Promise<void>): Promise<void> {
-  try {
-    await call();
-  } catch (err) {
-    const e = err as { retryable?: boolean; overloaded?: boolean };
-    if (!e.retryable || e.overloaded) throw err;
-    await call();
   }
 }

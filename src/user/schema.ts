@@ -105,4 +105,16 @@ export const MIGRATIONS: readonly Migration[] = [
       me,
     );
   },
+  // Groups (PROTOCOL.md, Groups): the user's memberships, learned from
+  // GROUP_EVENT frames, so a non-member's send is refused before its ack; the
+  // client ids of group sends, claimed at the ack (the log row comes later,
+  // in the group's order); and an outbox row's client id and sending socket.
+  `CREATE TABLE memberships (group_id TEXT PRIMARY KEY);
+   CREATE TABLE group_sends (
+     client_id TEXT PRIMARY KEY,
+     server_id TEXT NOT NULL,
+     created INTEGER NOT NULL
+   );
+   ALTER TABLE outbox ADD COLUMN client_id TEXT;
+   ALTER TABLE outbox ADD COLUMN origin TEXT;`,
 ];

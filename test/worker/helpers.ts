@@ -181,3 +181,32 @@ export class Client {
 
 export const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** An HTTP request to the Worker as `user` (Bearer token), with a JSON body if given. */
+export async function api(
+  user: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const init: RequestInit = { method, headers: { Authorization: `Bearer ${await tokenFor(user)}`, ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  return exports.default.fetch(`http://edge.test${path}`, init);
+}
+
+/** The JSON body of a request that must succeed with `status`. */
+export async function apiJson(user: string, method: string, path: string, body?: unknown, status = 200): Promise<Frame> {
+  const res = await api(user, method, path, body);
+  const text = await res.text();
+  if (res.status !== status) throw new Error(`${method} ${path} as ${user}: expected ${status}, got ${res.status} ${text}`);
+  return JSON.parse(text) as Frame;
+}
+
+/** Creates a group as `creator` with these other members; returns its id. */
+export async function createGroup(creator: string, members: string[], name = "Launch"): Promise<string> {
+  return (await apiJson(creator, "POST", "/v1/groups", { name, members }, 201)).id as string;
+}

@@ -1,0 +1,20 @@
+/** Everything a group capability module needs about one group's object (see ../user/context.ts). */
+import type { Alarm } from "../alarm.ts";
+import type { Config, Env } from "../config.ts";
+import type { Db } from "../db.ts";
+import type { FanOut } from "./fanout.ts";
+import type { GroupLog } from "./log.ts";
+import type { Members } from "./members.ts";
+
+export interface Group {
+  /** `group:<uuid>`: the name this object is addressed by. */
+  readonly id: string;
+  readonly ctx: DurableObjectState;
+  readonly env: Env;
+  readonly config: Config;
+  readonly db: Db;
+  readonly log: GroupLog;
+  readonly members: Members;
+  readonly fanout: FanOut;
+  readonly alarm: Alarm;
+}

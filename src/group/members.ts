@@ -1,0 +1,73 @@
+/**
+ * Who is in the group, with what role, since when, and how far each has
+ * read; and the spans that say which frames each (present or former) member
+ * receives: a member added by the event at gseq G gets G and everything
+ * after it, until the event that removes it, which is its last.
+ */
+import type { Db } from "../db.ts";
+import type { GroupRole, ReceiptContent } from "../protocol/frames.ts";
+
+export interface Member extends Record<string, SqlStorageValue> {
+  user: string;
+  role: GroupRole;
+  joined: number;
+  position: number;
+  delivered_gseq: number | null;
+  delivered_id: string | null;
+  read_gseq: number | null;
+  read_id: string | null;
+}
+
+export class Members {
+  constructor(private readonly db: Db) {}
+
+  get(user: string): Member | null {
+    if (!this.db.exists) return null;
+    return this.db.sql.exec<Member>("SELECT * FROM members WHERE user = ?", user).toArray()[0] ?? null;
+  }
+
+  /** Every member, longest-standing first. */
+  all(): Member[] {
+    if (!this.db.exists) return [];
+    return this.db.sql.exec<Member>("SELECT * FROM members ORDER BY position").toArray();
+  }
+
+  count(): number {
+    if (!this.db.exists) return 0;
+    return this.db.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members").one().n;
+  }
+
+  /** Adds a member whose first frame is the one at `from` (the event that adds it). */
+  add(user: string, role: GroupRole, from: number, now: number): void {
+    const sql = this.db.write;
+    sql.exec(
+      `INSERT INTO members (user, role, joined, position) VALUES (?, ?, ?, coalesce((SELECT max(position) FROM members), 0) + 1)`,
+      user,
+      role,
+      now,
+    );
+    sql.exec("INSERT INTO spans (user, from_gseq) VALUES (?, ?)", user, from);
+    // A former member still being sent its old span keeps its place.
+    sql.exec("INSERT INTO cursors (user, sent) VALUES (?, ?) ON CONFLICT DO NOTHING", user, from - 1);
+  }
+
+  /** Removes a member whose last frame is the one at `until` (the event that removes it). */
+  remove(user: string, until: number): void {
+    this.db.sql.exec("DELETE FROM members WHERE user = ?", user);
+    this.db.sql.exec("UPDATE spans SET until_gseq = ? WHERE user = ? AND until_gseq IS NULL", until, user);
+  }
+
+  setRole(user: string, role: GroupRole): void {
+    this.db.sql.exec("UPDATE members SET role = ? WHERE user = ?", role, user);
+  }
+
+  admins(): number {
+    return this.db.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members WHERE role = 'admin'").one().n;
+  }
+
+  /** A member's delivered/read watermark moves to the message at `gseq`, never back. */
+  watermark(user: string, content: ReceiptContent, gseq: number, id: string): void {
+    const [g, i] = content === "MESSAGE_READ" ? ["read_gseq", "read_id"] : ["delivered_gseq", "delivered_id"];
+    this.db.sql.exec(`UPDATE members SET ${g} = ?, ${i} = ? WHERE user = ? AND coalesce(${g}, 0) < ?`, gseq, id, user, gseq);
+  }
+}

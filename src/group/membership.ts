@@ -1,0 +1,129 @@
+/**
+ * Membership and roles (PROTOCOL.md, Groups): every change is checked here,
+ * then logged as a GROUP_EVENT in the group's order, so every member's log
+ * (and a removed member's, as its last frame of the group) shows it.
+ * Non-members get 404 for everything: no group's existence leaks. The
+ * server API acts as `system`, with an admin's rights, member or not.
+ */
+import { groupEventText, isoSecond } from "../protocol/build.ts";
+import { type GroupEvent, type GroupRole, SYSTEM } from "../protocol/frames.ts";
+import type { Group } from "./context.ts";
+import { type GroupResult, NOT_FOUND, refuse, view } from "./view.ts";
+
+export interface NewGroup {
+  /** Who creates it: a user (then its first admin), or `system`. */
+  actor: string;
+  name: string;
+  members: { user: string; role: GroupRole }[];
+  /** The create's Idempotency-Key, if it had one: a retry with the same key returns this group. */
+  idempotencyKey: string | null;
+}
+
+export function exists(g: Group): boolean {
+  return g.db.exists && g.db.sql.exec("SELECT 1 FROM info").toArray().length > 0;
+}
+
+export function create(g: Group, req: NewGroup, now: number): GroupResult {
+  if (exists(g)) {
+    const info = g.db.sql.exec<{ creator: string; idempotency_key: string | null }>("SELECT creator, idempotency_key FROM info").one();
+    if (req.idempotencyKey !== null && info.creator === req.actor && info.idempotency_key === req.idempotencyKey) return ok(g);
+    return refuse(409, "group_exists", "a group with this id already exists");
+  }
+  if (req.members.length > g.config.maxGroupMembers) {
+    return refuse(409, "group_full", `a group has at most ${g.config.maxGroupMembers} members (MAX_GROUP_MEMBERS)`);
+  }
+  g.db.write.exec(
+    "INSERT INTO info (one, name, created, creator, idempotency_key) VALUES (1, ?, ?, ?, ?)",
+    req.name,
+    now,
+    req.actor,
+    req.idempotencyKey,
+  );
+  const at = logEvent(g, req.actor, { event: "created", name: req.name, members: req.members }, now);
+  for (const { user, role } of req.members) g.members.add(user, role, at, now);
+  return ok(g);
+}
+
+export function get(g: Group, actor: string): GroupResult {
+  return roleOf(g, actor) === null ? NOT_FOUND() : ok(g);
+}
+
+export function rename(g: Group, actor: string, name: string, now: number): GroupResult {
+  const denied = needAdmin(g, actor);
+  if (denied) return denied;
+  g.db.sql.exec("UPDATE info SET name = ?", name);
+  logEvent(g, actor, { event: "renamed", name }, now);
+  return ok(g);
+}
+
+export function add(g: Group, actor: string, user: string, role: GroupRole, now: number): GroupResult {
+  const denied = needAdmin(g, actor);
+  if (denied) return denied;
+  if (g.members.get(user)) return refuse(409, "already_member", `${user} is already a member`);
+  if (g.members.count() >= g.config.maxGroupMembers) {
+    return refuse(409, "group_full", `a group has at most ${g.config.maxGroupMembers} members (MAX_GROUP_MEMBERS)`);
+  }
+  // The group's name rides along: it is the new member's first frame of the group.
+  const { name } = g.db.sql.exec<{ name: string }>("SELECT name FROM info").one();
+  const at = logEvent(g, actor, { event: "member_added", user, role, name }, now);
+  g.members.add(user, role, at, now);
+  return ok(g);
+}
+
+export function setRole(g: Group, actor: string, user: string, role: GroupRole, now: number): GroupResult {
+  const denied = needAdmin(g, actor);
+  if (denied) return denied;
+  const member = g.members.get(user);
+  if (!member) return refuse(404, "not_member", `${user} is not a member`);
+  if (member.role === role) return ok(g);
+  g.members.setRole(user, role);
+  logEvent(g, actor, { event: "role_changed", user, role }, now);
+  keepAnAdmin(g, member.role, now);
+  return ok(g);
+}
+
+/** Admins remove anyone; anyone removes themself (leaves). */
+export function remove(g: Group, actor: string, user: string, now: number): GroupResult {
+  const actorRole = roleOf(g, actor);
+  if (actorRole === null) return NOT_FOUND();
+  if (actor !== user && actorRole !== "admin") return refuse(403, "forbidden", "only admins can remove other members");
+  const member = g.members.get(user);
+  if (!member) return refuse(404, "not_member", `${user} is not a member`);
+  const at = logEvent(g, actor, { event: actor === user ? "member_left" : "member_removed", user }, now);
+  g.members.remove(user, at);
+  keepAnAdmin(g, member.role, now);
+  return ok(g);
+}
+
+/** The actor's role, `admin` for the server API, null for a non-member. */
+function roleOf(g: Group, actor: string): GroupRole | null {
+  if (!exists(g)) return null;
+  if (actor === SYSTEM) return "admin";
+  return g.members.get(actor)?.role ?? null;
+}
+
+function needAdmin(g: Group, actor: string): GroupResult | null {
+  const role = roleOf(g, actor);
+  if (role === null) return NOT_FOUND();
+  return role === "admin" ? null : refuse(403, "forbidden", "only the group's admins can do that");
+}
+
+/** When the last admin goes (leaves, is removed or steps down), the longest-standing member becomes admin. */
+function keepAnAdmin(g: Group, formerRole: GroupRole, now: number): void {
+  if (formerRole !== "admin" || g.members.admins() > 0) return;
+  const next = g.members.all()[0];
+  if (!next) return;
+  g.members.setRole(next.user, "admin");
+  logEvent(g, SYSTEM, { event: "role_changed", user: next.user, role: "admin" }, now);
+}
+
+/** Logs a change in the group's order; returns its gseq. */
+function logEvent(g: Group, actor: string, event: GroupEvent, now: number): number {
+  const id = crypto.randomUUID();
+  const frame = groupEventText(id, actor, g.id, isoSecond(now), event);
+  return g.log.append({ id, sender: actor, type: "GROUP_EVENT", frame }, now)!;
+}
+
+function ok(g: Group): GroupResult {
+  return { ok: true, group: view(g) };
+}

@@ -1,0 +1,113 @@
+/**
+ * One Durable Object per group (`group:<uuid>`): the ordering authority.
+ * It checks membership, gives every message and change its place in the
+ * group's one order, commits once, and fans out to each member's object:
+ *
+ *   member's outbox ─RPC─▶ post() ─▶ log (gseq) ─▶ fan-out ─RPC─▶ deliver() on each member's object
+ *
+ * The class only wires the runtime's entry points to the modules beside it.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { Alarm } from "../alarm.ts";
+import { type Env, readConfig } from "../config.ts";
+import { Db } from "../db.ts";
+import type { Envelope } from "../envelope.ts";
+import type { GroupRole } from "../protocol/frames.ts";
+import { SAFETY_NET_MS, withOneRetry } from "../retry.ts";
+import type { Group } from "./context.ts";
+import { FanOut } from "./fanout.ts";
+import { GroupLog } from "./log.ts";
+import { Members } from "./members.ts";
+import * as membership from "./membership.ts";
+import { notice, post, type Refused } from "./post.ts";
+import { GROUP_MIGRATIONS } from "./schema.ts";
+import type { GroupResult } from "./view.ts";
+
+export class GroupObject extends DurableObject<Env> {
+  private readonly group: Group;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const id = ctx.id.name;
+    if (id === undefined) throw new Error("GroupObject must be addressed by name (getByName(groupId))");
+    const db = new Db(ctx.storage, id, GROUP_MIGRATIONS);
+    const alarm = new Alarm(ctx.storage);
+    const log = new GroupLog(db, id);
+    const transport = (user: string, envelopes: Envelope[]) => withOneRetry(() => env.USERS.getByName(user).deliver(envelopes));
+    this.group = {
+      id,
+      ctx,
+      env,
+      config: readConfig(env),
+      db,
+      log,
+      members: new Members(db),
+      fanout: new FanOut(db, log, alarm, transport),
+      alarm,
+    };
+  }
+
+  create(req: membership.NewGroup): GroupResult {
+    return this.change(() => membership.create(this.group, req, Date.now()));
+  }
+
+  get(actor: string): GroupResult {
+    return membership.get(this.group, actor);
+  }
+
+  rename(actor: string, name: string): GroupResult {
+    return this.change(() => membership.rename(this.group, actor, name, Date.now()));
+  }
+
+  addMember(actor: string, user: string, role: GroupRole): GroupResult {
+    return this.change(() => membership.add(this.group, actor, user, role, Date.now()));
+  }
+
+  setRole(actor: string, user: string, role: GroupRole): GroupResult {
+    return this.change(() => membership.setRole(this.group, actor, user, role, Date.now()));
+  }
+
+  removeMember(actor: string, user: string): GroupResult {
+    return this.change(() => membership.remove(this.group, actor, user, Date.now()));
+  }
+
+  /** RPC from a member's outbox: messages and receipts. Returns the messages refused (their senders had left). */
+  post(envelopes: Envelope[]): Refused[] {
+    const now = Date.now();
+    const refused = post(this.group, envelopes, now);
+    this.fanOut(now);
+    return refused;
+  }
+
+  /** The server API's notice to every member (idempotent by `key`); null if there is no such group. */
+  notice(key: string, rawMessage: string): { id: string; time: string } | null {
+    if (!membership.exists(this.group)) return null;
+    const now = Date.now();
+    const sent = notice(this.group, key, rawMessage, now);
+    this.fanOut(now);
+    return sent;
+  }
+
+  /** Fan-out retries and retention. */
+  override async alarm(): Promise<void> {
+    const g = this.group;
+    g.alarm.fired();
+    const now = Date.now();
+    await g.fanout.flushAll(now);
+    const oldest = g.log.prune(now - g.config.retentionMs) ?? Infinity;
+    const next = Math.min(oldest + g.config.retentionMs, g.fanout.due(Date.now() + SAFETY_NET_MS) ?? Infinity);
+    if (next !== Infinity) await g.alarm.wakeBy(next);
+  }
+
+  /** Runs a change; anything it logged is fanned out after the commit, with the safety net set in it. */
+  private change(fn: () => GroupResult): GroupResult {
+    const result = this.group.db.atomically(fn);
+    if (result.ok) this.fanOut(Date.now());
+    return result;
+  }
+
+  private fanOut(now: number): void {
+    this.group.fanout.guard(now);
+    this.group.ctx.waitUntil(this.group.fanout.flushAll(now));
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * What members' objects send the group (their outboxes' batches): messages,
+ * logged in the group's order if their sender is still a member, and
+ * receipts, which move the member's watermark and reach the message's
+ * sender live (never logged per message: PROTOCOL.md, Groups).
+ */
+import type { Envelope } from "../envelope.ts";
+import { errorMessage, logEvent } from "../logging.ts";
+import { isoSecond, noticeText } from "../protocol/build.ts";
+import type { ReceiptFrame } from "../protocol/frames.ts";
+import type { Group } from "./context.ts";
+
+/** A message the group did not take: its sender was no longer a member. */
+export interface Refused {
+  id: string;
+  clientId?: string;
+}
+
+/** Takes a batch; returns the messages refused. Receipts go live to their messages' senders after the commit. */
+export function post(g: Group, envelopes: Envelope[], now: number): Refused[] {
+  const refused: Refused[] = [];
+  const live = new Map<string, string[]>();
+  for (const e of envelopes) {
+    if (e.type === "USER_MSG") {
+      if (!g.members.get(e.sender)) {
+        // Already logged under this id (a retry after the sender left): it stays taken.
+        if (!g.log.byId(e.id)) refused.push(e.clientId === undefined ? { id: e.id } : { id: e.id, clientId: e.clientId });
+        continue;
+      }
+      g.log.append({ id: e.id, sender: e.sender, type: "USER_MSG", frame: e.frame, ...(e.origin ? { origin: e.origin } : {}) }, now);
+    } else if (e.type === "ACK_MSG") {
+      const receipt = JSON.parse(e.frame) as ReceiptFrame;
+      const target = g.log.byId(receipt.message);
+      if (target?.type !== "USER_MSG" || target.sender === e.sender || !g.members.get(e.sender)) continue;
+      g.members.watermark(e.sender, receipt.content, target.gseq, receipt.message);
+      live.set(target.sender, [...(live.get(target.sender) ?? []), e.frame]);
+    }
+  }
+  for (const [sender, frames] of live) {
+    g.ctx.waitUntil(
+      g.env.USERS.getByName(sender)
+        .live(frames)
+        .catch((err: unknown) => logEvent("info", "live_receipt_dropped", { group: g.id, sender, error: errorMessage(err) })),
+    );
+  }
+  return refused;
+}
+
+/** A notice from the server API to every member; idempotent by the API's message id. */
+export function notice(g: Group, key: string, rawMessage: string, now: number): { id: string; time: string } {
+  const known = g.log.byNoticeKey(key);
+  if (known) return { id: known.id, time: isoSecond(known.created) };
+  const id = crypto.randomUUID();
+  const time = isoSecond(now);
+  g.log.append({ id, sender: "system", type: "NOTICE", frame: noticeText(id, g.id, time, rawMessage), noticeKey: key }, now);
+  return { id, time };
+}

@@ -1,0 +1,53 @@
+/**
+ * The group object's SQLite schema (see ../db.ts). Never change an applied
+ * migration: append a new one.
+ *
+ * `frames` is the group's log, in the group's one order (`gseq`). A member
+ * receives the frames inside its spans (from the event that added it to the
+ * one that removed it, or on while it is a member); `cursors` remembers how
+ * far each member's object has them, so a burst costs one RPC per member,
+ * not one per frame.
+ */
+import type { Migration } from "../db.ts";
+
+export const GROUP_MIGRATIONS: readonly Migration[] = [
+  `CREATE TABLE info (
+     one INTEGER PRIMARY KEY CHECK (one = 1),
+     name TEXT NOT NULL,
+     created INTEGER NOT NULL,
+     creator TEXT NOT NULL,
+     idempotency_key TEXT
+   );
+   CREATE TABLE members (
+     user TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     joined INTEGER NOT NULL,
+     position INTEGER NOT NULL,
+     delivered_gseq INTEGER,
+     delivered_id TEXT,
+     read_gseq INTEGER,
+     read_id TEXT
+   );
+   CREATE TABLE frames (
+     gseq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     sender TEXT NOT NULL,
+     type TEXT NOT NULL,
+     frame TEXT NOT NULL,
+     origin TEXT,
+     notice_key TEXT UNIQUE,
+     created INTEGER NOT NULL
+   );
+   CREATE TABLE spans (
+     user TEXT NOT NULL,
+     from_gseq INTEGER NOT NULL,
+     until_gseq INTEGER,
+     PRIMARY KEY (user, from_gseq)
+   ) WITHOUT ROWID;
+   CREATE TABLE cursors (
+     user TEXT PRIMARY KEY,
+     sent INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     due INTEGER NOT NULL DEFAULT 0
+   );`,
+];

@@ -1,0 +1,68 @@
+/**
+ * The user's side of groups: sending to a group the user is a member of,
+ * knowing which groups those are (learned from the GROUP_EVENT frames in the
+ * user's own log, in the group's order), and hearing that a message was
+ * refused after its ack because its sender had been removed meanwhile.
+ */
+import type { Envelope } from "../envelope.ts";
+import { isoSecond, lateRefusalText, receivedAck, userMsgText, withSeq } from "../protocol/build.ts";
+import { type GroupEventFrame, type SendFrame, SYSTEM } from "../protocol/frames.ts";
+import { ProtocolError } from "../protocol/parse.ts";
+import type { User } from "./context.ts";
+import { resend } from "./send.ts";
+
+/** The same answer whether the group exists or not: a non-member learns nothing about it. */
+const NOT_A_MEMBER = "you are not a member of this group";
+
+export function isMember(u: User, group: string): boolean {
+  return u.db.exists && u.db.sql.exec("SELECT 1 FROM memberships WHERE group_id = ?", group).toArray().length > 0;
+}
+
+/** Claims the client id, queues the message for the group, acks it; returns the group to flush to. */
+export function sendToGroup(u: User, ws: WebSocket, frame: SendFrame, now: number): string {
+  if (!isMember(u, frame.to)) throw new ProtocolError("FORBIDDEN", NOT_A_MEMBER);
+  const earlier = u.log.earlierSend(frame.id);
+  if (earlier) {
+    resend(u, ws, frame.id, earlier, now);
+    return frame.to;
+  }
+  const serverId = crypto.randomUUID();
+  const time = isoSecond(now);
+  u.log.claimGroupSend(frame.id, serverId, now);
+  u.outbox.enqueue({
+    id: serverId,
+    sender: u.me,
+    recipient: frame.to,
+    type: "USER_MSG",
+    frame: userMsgText(serverId, u.me, frame.to, time, frame.content, frame.rawMessage),
+    clientId: frame.id,
+    origin: u.sockets.attachment(ws).connectionId,
+  });
+  u.sockets.hand(ws, receivedAck(frame.id, u.me, time, serverId), now);
+  return frame.to;
+}
+
+/** A GROUP_EVENT just logged: the user's memberships and the conversation's name follow it. */
+export function learn(u: User, e: Envelope): void {
+  // The frame is the group object's own, never a client's payload.
+  const { message: event } = JSON.parse(e.frame) as GroupEventFrame;
+  const joined =
+    event.event === "created" ? event.members?.some((m) => m.user === u.me) : event.event === "member_added" && event.user === u.me;
+  const gone = (event.event === "member_removed" || event.event === "member_left") && event.user === u.me;
+  if (joined) u.db.sql.exec("INSERT INTO memberships (group_id) VALUES (?) ON CONFLICT DO NOTHING", e.recipient);
+  if (gone) u.db.sql.exec("DELETE FROM memberships WHERE group_id = ?", e.recipient);
+  if (event.name !== undefined) u.conversations.named(e.recipient, event.name);
+}
+
+/** The group refused messages this user sent (they had been removed): an ERROR for each, logged for every device. */
+export function refused(u: User, messages: { id: string; clientId?: string }[], now: number): void {
+  if (messages.length === 0) return;
+  const sockets = u.sockets.live(now);
+  for (const m of messages) {
+    const id = crypto.randomUUID();
+    const envelope: Envelope = { id, sender: SYSTEM, recipient: u.me, type: "ERROR", frame: lateRefusalText(id, m.clientId, m.id, now) };
+    const seq = u.log.append(envelope, sockets.length === 0, now, u.config.logMaxRows);
+    if (seq === null) continue;
+    for (const ws of sockets) u.sockets.hand(ws, withSeq(envelope.frame, seq), now);
+  }
+}
