@@ -1,11 +1,14 @@
 import type { GroupObject } from "./group/object.ts";
 import type { UserObject } from "./user/object.ts";
+import type { QueuedEvent } from "./webhooks/events.ts";
 
 /** Bindings and vars, as wrangler.toml and `wrangler secret put` supply them. */
 export interface Env extends Vars {
   USERS: DurableObjectNamespace<UserObject>;
   GROUPS: DurableObjectNamespace<GroupObject>;
   CONNECT_LIMITER: RateLimit;
+  /** Webhook events on their way to WEBHOOK_URL (wrangler.toml's queue producer). */
+  WEBHOOKS: Queue<QueuedEvent>;
 }
 
 /** The vars and secrets: all a Config is read from (the benchmark's floor reads its auth from them too). */
@@ -31,6 +34,16 @@ export interface Vars {
   LOG_MAX_ROWS?: string;
   MAX_SOCKETS_PER_USER?: string;
   MAX_GROUP_MEMBERS?: string;
+  /** The server API's key (a secret); unset, every /v1/admin route answers 503. */
+  API_KEY?: string;
+  /** The key being rotated out: it works until removed. */
+  API_KEY_PREVIOUS?: string;
+  /** Where webhook events are POSTed; unset, none are produced. */
+  WEBHOOK_URL?: string;
+  /** The HMAC key webhook signatures are made with (a secret). */
+  WEBHOOK_SECRET?: string;
+  /** "on" puts the message's payload in message.offline events (off: payloads may be end-to-end encrypted). */
+  WEBHOOK_INCLUDE_MESSAGE?: string;
 }
 
 /** Limits and settings, parsed once per isolate from `env`. */
@@ -47,6 +60,8 @@ export interface Config {
   logMaxRows: number;
   maxSocketsPerUser: number;
   maxGroupMembers: number;
+  /** Webhooks are produced only with both WEBHOOK_URL and WEBHOOK_SECRET. */
+  webhooks: { includeMessage: boolean } | null;
 }
 
 /** How tokens are checked. With no secret and no JWKS URL, nobody gets in. */
@@ -128,6 +143,16 @@ function readAuth(env: Vars): AuthConfig {
   return { secrets, jwksUrl, issuer: list(env.AUTH_ISSUER), audience: list(env.AUTH_AUDIENCE), clockToleranceSeconds };
 }
 
+function readWebhooks(env: Vars): Config["webhooks"] {
+  if (!env.WEBHOOK_URL) return null;
+  const url = URL.parse(env.WEBHOOK_URL);
+  if (url === null || !(url.protocol === "https:" || url.protocol === "http:")) {
+    throw new Error(`WEBHOOK_URL must be an http(s) URL, got ${JSON.stringify(env.WEBHOOK_URL)}`);
+  }
+  if (!env.WEBHOOK_SECRET) throw new Error("WEBHOOK_URL is set but WEBHOOK_SECRET is not: `wrangler secret put WEBHOOK_SECRET`");
+  return { includeMessage: env.WEBHOOK_INCLUDE_MESSAGE === "on" };
+}
+
 const cache = new WeakMap<Vars, Config>();
 
 export function readConfig(env: Vars): Config {
@@ -145,6 +170,7 @@ export function readConfig(env: Vars): Config {
     logMaxRows: limitOrForever(env, "LOG_MAX_ROWS", 10_000),
     maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
     maxGroupMembers: positiveNumber(env, "MAX_GROUP_MEMBERS", 256),
+    webhooks: readWebhooks(env),
   };
   cache.set(env, config);
   return config;

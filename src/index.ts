@@ -11,6 +11,8 @@ import { httpError } from "./http/errors.ts";
 import { errorMessage, logEvent } from "./logging.ts";
 import { relay } from "./relay.ts";
 import { EXPIRES_HEADER, USER_HEADER } from "./user/connect.ts";
+import { consume } from "./webhooks/consumer.ts";
+import type { QueuedEvent } from "./webhooks/events.ts";
 
 export { GroupObject } from "./group/object.ts";
 export { UserObject } from "./user/object.ts";
@@ -27,7 +29,11 @@ export default {
       return httpError(500, "internal", errorMessage(err));
     }
   },
-} satisfies ExportedHandler<Env>;
+  /** Webhook events, and the dead letters of those that never got through. */
+  async queue(batch, env): Promise<void> {
+    await consume(batch as MessageBatch<QueuedEvent>, env);
+  },
+} satisfies ExportedHandler<Env, QueuedEvent>;
 
 async function connect(request: Request, url: URL, env: Env): Promise<Response> {
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {

@@ -17,7 +17,12 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: `${root}/wrangler.toml` },
             miniflare: {
-              bindings: { AUTH_SECRET: "test-secret", RATE_LIMIT_BURST: "100000", RATE_LIMIT_PER_SECOND: "100000" },
+              bindings: {
+                AUTH_SECRET: "test-secret",
+                API_KEY: "test-api-key",
+                RATE_LIMIT_BURST: "100000",
+                RATE_LIMIT_PER_SECOND: "100000",
+              },
               // Limits are tested in worker-limits; here they would only slow the suite.
               ratelimits: { CONNECT_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } } },
             },

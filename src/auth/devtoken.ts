@@ -8,6 +8,9 @@ import { SignJWT } from "jose";
 /** The secret `npm start` runs with. Public on purpose: it must never be deployed. */
 export const DEV_AUTH_SECRET = "insecure-dev-secret-do-not-deploy";
 
+/** The server API key `npm start` runs with, for `npm run admin`. Public on purpose: it must never be deployed. */
+export const DEV_API_KEY = "insecure-dev-api-key-do-not-deploy";
+
 export function signToken(secret: string, user: string, identityClaim = "userId"): Promise<string> {
   return new SignJWT({ [identityClaim]: user })
     .setProtectedHeader({ alg: "HS256" })

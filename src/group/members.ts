@@ -57,6 +57,13 @@ export class Members {
     this.db.sql.exec("UPDATE spans SET until_gseq = ? WHERE user = ? AND until_gseq IS NULL", until, user);
   }
 
+  /** Removes a member and everything still owed to it: its object gets nothing more. */
+  forget(user: string): void {
+    this.db.sql.exec("DELETE FROM members WHERE user = ?", user);
+    this.db.sql.exec("DELETE FROM spans WHERE user = ?", user);
+    this.db.sql.exec("DELETE FROM cursors WHERE user = ?", user);
+  }
+
   setRole(user: string, role: GroupRole): void {
     this.db.sql.exec("UPDATE members SET role = ? WHERE user = ?", role, user);
   }

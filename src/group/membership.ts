@@ -95,6 +95,20 @@ export function remove(g: Group, actor: string, user: string, now: number): Grou
   return ok(g);
 }
 
+/**
+ * A user erased by the server API leaves: the others get member_left, and
+ * nothing more is sent to the erased user's object, not even that event (it
+ * would bring back a log the erasure just removed).
+ */
+export function forget(g: Group, user: string, now: number): GroupResult {
+  const member = g.members.get(user);
+  if (!member) return NOT_FOUND();
+  g.members.forget(user);
+  logEvent(g, user, { event: "member_left", user }, now);
+  keepAnAdmin(g, member.role, now);
+  return ok(g);
+}
+
 /** The actor's role, `admin` for the server API, null for a non-member. */
 function roleOf(g: Group, actor: string): GroupRole | null {
   if (!exists(g)) return null;

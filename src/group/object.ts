@@ -71,6 +71,11 @@ export class GroupObject extends DurableObject<Env> {
     return this.change(() => membership.remove(this.group, actor, user, Date.now()));
   }
 
+  /** The server API erased this member: it leaves, and gets nothing more. */
+  forgetMember(user: string): GroupResult {
+    return this.change(() => membership.forget(this.group, user, Date.now()));
+  }
+
   /** RPC from a member's outbox: messages and receipts. Returns the messages refused (their senders had left). */
   post(envelopes: Envelope[]): Refused[] {
     const now = Date.now();

@@ -11,6 +11,7 @@ import { HTTPException } from "hono/http-exception";
 import { signToken } from "../auth/devtoken.ts";
 import { MAX_ID_LENGTH, readConfig } from "../config.ts";
 import { errorMessage, logEvent } from "../logging.ts";
+import { admin, apiKeyAuth } from "./admin.ts";
 import { userAuth } from "./auth.ts";
 import { conversations } from "./conversations.ts";
 import { httpError } from "./errors.ts";
@@ -44,14 +45,21 @@ app.use("/v1/*", async (c, next) =>
 );
 
 for (const path of ["/v1/conversations", "/v1/groups"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
+app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);
+app.route("/v1/admin", admin);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "userToken", {
   type: "http",
   scheme: "bearer",
   bearerFormat: "JWT",
   description: "the same token as /ws (or ?Authentication=<JWT>)",
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+  type: "http",
+  scheme: "bearer",
+  description: "the server API key (API_KEY), for your backend only",
 });
 app.doc31("/v1/openapi.json", {
   openapi: "3.1.0",

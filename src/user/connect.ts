@@ -4,7 +4,8 @@
  * after `since`, or the offline queue) before any live frame.
  */
 import { httpError } from "../http/errors.ts";
-import { connectionIdFrame, withSeq } from "../protocol/build.ts";
+import { connectionIdFrame, isoSecond, withSeq } from "../protocol/build.ts";
+import { suspendedUntil } from "./admin.ts";
 import type { User } from "./context.ts";
 import { type Attachment, CLOSE_TOO_MANY_SOCKETS } from "./sockets.ts";
 
@@ -15,10 +16,12 @@ export const EXPIRES_HEADER = "X-LunarLoom-Expires";
 export function connect(u: User, request: Request): Response {
   const user = request.headers.get(USER_HEADER);
   if (user !== u.me) return httpError(400, "bad_request", "not forwarded by the Worker");
+  const now = Date.now();
+  const suspended = suspendedUntil(u, now);
+  if (suspended !== null) return httpError(403, "suspended", `this account is suspended until ${isoSecond(suspended)}`);
   const expires = request.headers.get(EXPIRES_HEADER);
   const since = new URL(request.url).searchParams.get("since");
 
-  const now = Date.now();
   const attachment: Attachment = { user, connectionId: crypto.randomUUID(), expiresAt: expires ? Number(expires) : null, connectedAt: now };
   const { 0: client, 1: server } = new WebSocketPair();
   u.sockets.accept(server, attachment);

@@ -6,22 +6,39 @@
  * own copies, which a new device gets with `since`.
  */
 import type { Envelope } from "../envelope.ts";
+import { errorMessage, logEvent } from "../logging.ts";
 import { withSeq } from "../protocol/build.ts";
 import type { ReceiptFrame } from "../protocol/frames.ts";
+import { offlineEvent, type QueuedEvent } from "../webhooks/events.ts";
 import type { User } from "./context.ts";
+import { conversationOf } from "./conversations.ts";
 import { learn } from "./groups.ts";
 
 export function deliver(u: User, envelopes: Envelope[], now: number): void {
   // Expired sockets are closed here, before anything is handed to them.
   const sockets = u.sockets.live(now);
+  const offline: QueuedEvent[] = [];
   for (const envelope of envelopes) {
     const own = envelope.sender === u.me;
-    const seq = u.log.append(envelope, sockets.length === 0 && !own, now, u.config.logMaxRows);
+    const queued = sockets.length === 0 && !own;
+    const seq = u.log.append(envelope, queued, now, u.config.logMaxRows);
     if (seq === null) continue;
+    if (queued && u.config.webhooks && (envelope.type === "USER_MSG" || envelope.type === "NOTICE")) {
+      offline.push(offlineEvent(u.me, conversationOf(u.me, envelope), envelope, u.config.webhooks.includeMessage, now));
+    }
     if (envelope.type === "ACK_MSG") peerReceipt(u, envelope);
     if (envelope.type === "GROUP_EVENT") learn(u, envelope);
     const text = withSeq(envelope.frame, seq);
     for (const ws of sockets) if (envelope.origin !== u.sockets.attachment(ws).connectionId) u.sockets.hand(ws, text, now);
+  }
+  // Sent in the turn that logged the frames (the output gate holds it until their commit). A queue that
+  // fails must not fail the delivery: the frames are logged, and a retried delivery would produce nothing.
+  if (offline.length > 0) {
+    u.ctx.waitUntil(
+      u.env.WEBHOOKS.sendBatch(offline.map((body) => ({ body }))).catch((err: unknown) =>
+        logEvent("error", "webhook_enqueue_failed", { user: u.me, events: offline.map((e) => e.id), error: errorMessage(err) }),
+      ),
+    );
   }
 }
 

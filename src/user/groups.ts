@@ -5,11 +5,11 @@
  * refused after its ack because its sender had been removed meanwhile.
  */
 import type { Envelope } from "../envelope.ts";
-import { isoSecond, lateRefusalText, receivedAck, userMsgText, withSeq } from "../protocol/build.ts";
+import { isoSecond, lateRefusalText, userMsgText, withSeq } from "../protocol/build.ts";
 import { type GroupEventFrame, type SendFrame, SYSTEM } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
-import { resend } from "./send.ts";
+import type { Sent } from "./send.ts";
 
 /** The same answer whether the group exists or not: a non-member learns nothing about it. */
 const NOT_A_MEMBER = "you are not a member of this group";
@@ -18,28 +18,25 @@ export function isMember(u: User, group: string): boolean {
   return u.db.exists && u.db.sql.exec("SELECT 1 FROM memberships WHERE group_id = ?", group).toArray().length > 0;
 }
 
-/** Claims the client id, queues the message for the group, acks it; returns the group to flush to. */
-export function sendToGroup(u: User, ws: WebSocket, frame: SendFrame, now: number): string {
+/** Claims the client id and queues the message for the group; its copies come back in the group's order. */
+export function sendToGroup(u: User, frame: SendFrame, now: number, from?: WebSocket): Sent {
   if (!isMember(u, frame.to)) throw new ProtocolError("FORBIDDEN", NOT_A_MEMBER);
+  // A resend is flushed too: the first try may still be waiting in the outbox.
   const earlier = u.log.earlierSend(frame.id);
-  if (earlier) {
-    resend(u, ws, frame.id, earlier, now);
-    return frame.to;
-  }
+  if (earlier) return { ...earlier, flush: frame.to };
   const serverId = crypto.randomUUID();
-  const time = isoSecond(now);
   u.log.claimGroupSend(frame.id, serverId, now);
-  u.outbox.enqueue({
+  const envelope: Envelope = {
     id: serverId,
     sender: u.me,
     recipient: frame.to,
     type: "USER_MSG",
-    frame: userMsgText(serverId, u.me, frame.to, time, frame.content, frame.rawMessage),
+    frame: userMsgText(serverId, u.me, frame.to, isoSecond(now), frame.content, frame.rawMessage),
     clientId: frame.id,
-    origin: u.sockets.attachment(ws).connectionId,
-  });
-  u.sockets.hand(ws, receivedAck(frame.id, u.me, time, serverId), now);
-  return frame.to;
+  };
+  if (from) envelope.origin = u.sockets.attachment(from).connectionId;
+  u.outbox.enqueue(envelope);
+  return { serverId, time: now, flush: frame.to };
 }
 
 /** A GROUP_EVENT just logged: the user's memberships and the conversation's name follow it. */

@@ -9,7 +9,7 @@
  */
 import { MAX_ID_LENGTH, MAX_JSON_DEPTH } from "../config.ts";
 import { errorMessage, logEvent } from "../logging.ts";
-import { errorFrame } from "../protocol/build.ts";
+import { errorFrame, isoSecond, receivedAck } from "../protocol/build.ts";
 import { frameRef, type Limits, ProtocolError, parseClientFrame } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
 import type { RateLimiter } from "./rate.ts";
@@ -79,9 +79,13 @@ export class Inbox {
           // Verifying a token is asynchronous; it runs beside the batch and answers when done.
           this.u.ctx.waitUntil(refresh(this.u, ws, frame));
           return null;
-        case "USER_MSG":
+        case "USER_MSG": {
           // A savepoint per frame: a frame that fails leaves nothing behind in the batch's commit.
-          return this.u.db.atomically(() => send(this.u, ws, frame, now));
+          const sent = this.u.db.atomically(() => send(this.u, frame, now, ws));
+          // A lost ack is harmless: the client resends the same id and gets this answer again.
+          this.u.sockets.hand(ws, receivedAck(frame.id, user, isoSecond(sent.time), sent.serverId), now);
+          return sent.flush;
+        }
         case "ACK_MSG":
           return this.u.db.atomically(() => receipt(this.u, ws, frame, now));
         case "EVENT_MSG":

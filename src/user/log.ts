@@ -157,6 +157,7 @@ export class UserLog {
     if (!this.db.exists) return null;
     // Log rows are created in seq order: everything before the first young row goes.
     this.db.sql.exec("DELETE FROM group_sends WHERE created < ?", cutoff);
+    this.db.sql.exec("DELETE FROM notice_keys WHERE created < ?", cutoff);
     this.conversations.forget(
       this.db.sql.exec<Removed>(
         "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18) RETURNING seq, type, sender, conversation",

@@ -16,8 +16,11 @@ import { type Env, readConfig } from "../config.ts";
 import { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
-import { isGroupId } from "../protocol/frames.ts";
+import { isoSecond } from "../protocol/build.ts";
+import { isGroupId, type SendFrame } from "../protocol/frames.ts";
+import { ProtocolError } from "../protocol/parse.ts";
 import { SAFETY_NET_MS, withOneRetry } from "../retry.ts";
+import { disconnect, erase, groupsOf, notice } from "./admin.ts";
 import { connect } from "./connect.ts";
 import type { User } from "./context.ts";
 import { Conversations } from "./conversations.ts";
@@ -29,7 +32,11 @@ import { Outbox } from "./outbox.ts";
 import { RateLimiter } from "./rate.ts";
 import { pruneReceipts } from "./receipts.ts";
 import { MIGRATIONS } from "./schema.ts";
+import { send } from "./send.ts";
 import { Sockets } from "./sockets.ts";
+
+/** A server API call's answer: a value, or a refusal in the HTTP error shape. */
+export type AdminAnswer<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404; error: string; reason: string };
 
 export class UserObject extends DurableObject<Env> {
   private readonly user: User;
@@ -93,6 +100,44 @@ export class UserObject extends DurableObject<Env> {
   /** GET /v1/conversations/<id>/messages, for this user: the response body. */
   history(conversation: string, before: number | null, limit: number): string {
     return this.user.conversations.history(conversation, before, limit);
+  }
+
+  // ---- the server API (src/http/admin.ts) ----------------------------------------
+
+  /** A message sent as this user, with every guarantee of a socket send; no socket gets an ack. */
+  sendAs(frame: SendFrame): AdminAnswer<{ id: string; time: string }> {
+    const now = Date.now();
+    try {
+      const sent = this.user.db.atomically(() => send(this.user, frame, now));
+      if (sent.flush !== null) {
+        this.user.outbox.guard(now);
+        this.ctx.waitUntil(this.user.outbox.flush(sent.flush, now));
+      }
+      return { ok: true, value: { id: sent.serverId, time: isoSecond(sent.time) } };
+    } catch (err) {
+      if (err instanceof ProtocolError) return { ok: false, status: 403, error: "forbidden", reason: err.message };
+      throw err;
+    }
+  }
+
+  /** A notice from the system to this user; the same key twice is one notice. */
+  notice(key: string, rawMessage: string): { id: string; time: string } {
+    return this.user.db.atomically(() => notice(this.user, key, rawMessage, Date.now()));
+  }
+
+  /** Closes this user's sockets (4003); with `until`, refuses new ones until then. */
+  disconnect(until: number | null, reason: string): number {
+    return disconnect(this.user, until, reason);
+  }
+
+  /** Erases this user: leaves every group (the others get member_left), closes the sockets, deletes everything. */
+  async erase(): Promise<void> {
+    for (const group of groupsOf(this.user)) {
+      await withOneRetry(async () => {
+        await this.env.GROUPS.getByName(group).forgetMember(this.user.me);
+      });
+    }
+    await erase(this.user);
   }
 
   /** Outbox retries and retention; nothing else needs a timer. */

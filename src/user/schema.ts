@@ -117,4 +117,10 @@ export const MIGRATIONS: readonly Migration[] = [
    );
    ALTER TABLE outbox ADD COLUMN client_id TEXT;
    ALTER TABLE outbox ADD COLUMN origin TEXT;`,
+  // The server API's notices are idempotent by the API's message id.
+  `CREATE TABLE notice_keys (
+     key TEXT PRIMARY KEY,
+     server_id TEXT NOT NULL,
+     created INTEGER NOT NULL
+   );`,
 ];

@@ -19,6 +19,8 @@ export interface Attachment {
 /** Application close codes (4000-4999 are free for applications). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_TOO_MANY_SOCKETS = 4008;
+/** The server API disconnected (or erased) the user. */
+export const CLOSE_SERVER_DISCONNECT = 4003;
 /** 1008 is the standard "policy violation". */
 export const CLOSE_RATE_ABUSE = 1008;
 

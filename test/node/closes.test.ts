@@ -6,11 +6,10 @@
  * close event. The sockets closed here never sent a frame unless the close
  * is the answer to one (4001 on send, 1008). Without the Worker's relay
  * (src/relay.ts) the first three take about 10 s under this runtime.
- * 4003 (the server API's disconnect) is timed in admin.test.ts.
  */
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
+import { DEV_API_KEY, DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
 import { type DevServer, startDevServer } from "./devserver.ts";
 import { uniqueUser, WsClient } from "./wsclient.ts";
 
@@ -92,6 +91,23 @@ describe("server-initiated closes reach the client within a second", () => {
     const { code, ms } = await closeAfter(c, t0);
     expect(code).toBe(4001);
     expect(ms).toBeLessThan(WITHIN_MS);
+  });
+
+  it("4003: the server API disconnects a user whose sockets never sent a frame", async () => {
+    const user = uniqueUser("kicked");
+    const [a, b] = [await connect(user), await connect(user)];
+    const t0 = Date.now();
+    const res = await fetch(`${server.url}/v1/admin/users/${user}/disconnect`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${DEV_API_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ reason: "bye" }),
+    });
+    expect(res.status).toBe(200);
+    for (const c of [a, b]) {
+      const { code, ms } = await closeAfter(c, t0);
+      expect(code).toBe(4003);
+      expect(ms).toBeLessThan(WITHIN_MS);
+    }
   });
 
   it("1008: a socket that keeps sending through a burst of RATE_LIMITED", async () => {

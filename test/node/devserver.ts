@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
+import { DEV_API_KEY, DEV_AUTH_SECRET } from "../../src/auth/devtoken.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -24,6 +24,8 @@ export interface DevServer {
   persistTo: string;
   /** The wrangler process; workerd runs in its process group. */
   process: ChildProcess;
+  /** Everything wrangler and the Worker printed so far (the Worker's JSON log lines among it). */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export interface DevServerOptions {
   persistTo?: string;
   /** A wrangler config other than the project's (the benchmark's floor worker). */
   config?: string;
-  /** Extra `--var`s; AUTH_SECRET and DEV_TOKENS are set to the dev values unless given. */
+  /** Extra `--var`s; AUTH_SECRET, API_KEY and DEV_TOKENS are set to `npm start`'s values unless given. */
   vars?: Record<string, string>;
   /** ms to wait for the server to answer. */
   startTimeoutMs?: number;
@@ -53,7 +55,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const port = await freePort();
   const inspectorPort = await freePort();
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "lunarloom-"));
-  const vars = { AUTH_SECRET: DEV_AUTH_SECRET, DEV_TOKENS: "on", ...opts.vars };
+  const vars = { AUTH_SECRET: DEV_AUTH_SECRET, API_KEY: DEV_API_KEY, DEV_TOKENS: "on", ...opts.vars };
   const args = [
     "dev",
     "--config",
@@ -90,6 +92,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     inspectorPort,
     persistTo,
     process: child,
+    output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       try {

@@ -126,6 +126,11 @@ export class Client {
     return this.queue.expectAll(pattern, n, timeoutMs);
   }
 
+  /** Every frame received and not yet looked at, taken now. */
+  takeUnread(): Frame[] {
+    return this.queue.takeMatching(() => true);
+  }
+
   /** The ERROR frame answering the frame with id `ref`. */
   error(ref: string, timeoutMs = NEXT_MS): Promise<Frame> {
     return this.expect({ type: "SYSTEM_MSG", content: "ERROR", message: { ref } }, timeoutMs);
