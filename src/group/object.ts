@@ -84,6 +84,21 @@ export class GroupObject extends DurableObject<Env> {
     return refused;
   }
 
+  /** TYPING from a member: to every other member's object, live only; nothing is stored. */
+  typing(from: string, frame: string): void {
+    const g = this.group;
+    if (!g.members.get(from)) return;
+    for (const { user } of g.members.all()) {
+      if (user === from) continue;
+      // Ephemeral: a member whose object fails misses one "typing…", which the next replaces.
+      g.ctx.waitUntil(
+        g.env.USERS.getByName(user)
+          .live([frame])
+          .catch(() => undefined),
+      );
+    }
+  }
+
   /** The server API's notice to every member (idempotent by `key`); null if there is no such group. */
   notice(key: string, rawMessage: string): { id: string; time: string } | null {
     if (!membership.exists(this.group)) return null;

@@ -10,10 +10,13 @@ import type {
   GroupEvent,
   GroupEventFrame,
   NoticeFrame,
+  PresenceFrame,
+  PresenceStatus,
   ReceiptContent,
   ReceiptFrame,
   ReceivedAckFrame,
   TokenRefreshedFrame,
+  TypingFrame,
   UserContent,
 } from "./frames.ts";
 
@@ -115,6 +118,34 @@ export function tokenRefreshed(ref: string | undefined, expiresAt: number | null
     time: isoSecond(now),
     content: "TOKEN_REFRESHED",
     message: { expires: expiresAt === null ? null : isoSecond(expiresAt) },
+  };
+  return str(frame);
+}
+
+/** "typing…" (or stopped) from `from` in the conversation `to` (a user or a group): live only. */
+export function typingText(from: string, to: string, typing: boolean, now: number): string {
+  const frame: TypingFrame = {
+    id: crypto.randomUUID(),
+    from,
+    to,
+    type: "EVENT_MSG",
+    content: "TYPING",
+    message: typing,
+    time: isoSecond(now),
+  };
+  return str(frame);
+}
+
+/** `of`'s presence, for a watcher `to`: live only. */
+export function presenceText(of: string, to: string, status: PresenceStatus, now: number): string {
+  const frame: PresenceFrame = {
+    id: crypto.randomUUID(),
+    from: of,
+    to,
+    type: "EVENT_MSG",
+    content: "PRESENCE",
+    message: status,
+    time: isoSecond(now),
   };
   return str(frame);
 }

@@ -7,6 +7,7 @@ import { httpError } from "../http/errors.ts";
 import { connectionIdFrame, isoSecond, withSeq } from "../protocol/build.ts";
 import { suspendedUntil } from "./admin.ts";
 import type { User } from "./context.ts";
+import { announce, openSockets } from "./presence.ts";
 import { type Attachment, CLOSE_TOO_MANY_SOCKETS } from "./sockets.ts";
 
 /** Headers the Worker sets on the forwarded upgrade; the object is reachable only through the Worker. */
@@ -26,6 +27,8 @@ export function connect(u: User, request: Request): Response {
   const { 0: client, 1: server } = new WebSocketPair();
   u.sockets.accept(server, attachment);
   closeOldestBeyond(u, u.config.maxSocketsPerUser, server);
+  // The first socket: the user is online.
+  if (openSockets(u) === 1) announce(u, { status: "online", lastSeen: null }, now);
 
   // Synchronous from here to the return: no delivery can interleave, so the
   // replay has no gap and no duplicate with the live frames that follow it.

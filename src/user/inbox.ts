@@ -12,11 +12,13 @@ import { errorMessage, logEvent } from "../logging.ts";
 import { errorFrame, isoSecond, receivedAck } from "../protocol/build.ts";
 import { frameRef, type Limits, ProtocolError, parseClientFrame } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
+import { subscribe } from "./presence.ts";
 import type { RateLimiter } from "./rate.ts";
 import { receipt } from "./receipts.ts";
 import { refresh } from "./refresh.ts";
 import { send } from "./send.ts";
 import { CLOSE_RATE_ABUSE } from "./sockets.ts";
+import { Typing } from "./typing.ts";
 
 interface Arrival {
   ws: WebSocket;
@@ -29,10 +31,13 @@ export class Inbox {
   private waiting: Arrival[] = [];
   private readonly limits: Limits;
 
+  private readonly typing: Typing;
+
   constructor(
     private readonly u: User,
     private readonly rate: RateLimiter,
   ) {
+    this.typing = new Typing(u);
     this.limits = { maxMessageBytes: u.config.maxMessageBytes, maxIdLength: MAX_ID_LENGTH, maxDepth: MAX_JSON_DEPTH };
   }
 
@@ -89,7 +94,10 @@ export class Inbox {
         case "ACK_MSG":
           return this.u.db.atomically(() => receipt(this.u, ws, frame, now));
         case "EVENT_MSG":
-          throw new ProtocolError("UNKNOWN_TYPE", "EVENT_MSG is not supported yet", ref);
+          if (frame.content === "TYPING") this.typing.send(frame, now);
+          // The watched users answer over RPC; the answers come back as PRESENCE frames.
+          else this.u.ctx.waitUntil(subscribe(this.u, ws, frame));
+          return null;
       }
     } catch (err) {
       if (err instanceof ProtocolError) {

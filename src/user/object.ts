@@ -17,7 +17,7 @@ import { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
 import { isoSecond } from "../protocol/build.ts";
-import { isGroupId, type SendFrame } from "../protocol/frames.ts";
+import { isGroupId, type PresenceStatus, type SendFrame } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/parse.ts";
 import { SAFETY_NET_MS, withOneRetry } from "../retry.ts";
 import { disconnect, erase, groupsOf, notice } from "./admin.ts";
@@ -29,6 +29,7 @@ import { refused } from "./groups.ts";
 import { Inbox } from "./inbox.ts";
 import { UserLog } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import { announce, changed, forgetSocket, openSockets, watch, wentOffline } from "./presence.ts";
 import { RateLimiter } from "./rate.ts";
 import { pruneReceipts } from "./receipts.ts";
 import { MIGRATIONS } from "./schema.ts";
@@ -41,6 +42,7 @@ export type AdminAnswer<T> = { ok: true; value: T } | { ok: false; status: 400 |
 export class UserObject extends DurableObject<Env> {
   private readonly user: User;
   private readonly inbox: Inbox;
+  private readonly departed = new WeakSet<WebSocket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -155,10 +157,38 @@ export class UserObject extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
     this.user.sockets.close(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+    this.gone(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     const { user, connectionId } = this.user.sockets.attachment(ws);
     logEvent("warn", "socket_error", { user, connectionId, error: errorMessage(error) });
+    this.gone(ws);
+  }
+
+  // ---- presence ------------------------------------------------------------------
+
+  /** RPC from a watcher (PRESENCE_SUBSCRIBE): this user's status if the two share a conversation, else null. */
+  watch(watcher: string, watcherGroups: string[], watcherTalksWithMe: boolean): PresenceStatus | null {
+    return watch(this.user, watcher, watcherGroups, watcherTalksWithMe, Date.now());
+  }
+
+  /** RPC from a watched user: its status changed. False if none of this user's sockets watches it any more. */
+  presenceChanged(of: string, status: PresenceStatus): boolean {
+    return changed(this.user, of, status, Date.now());
+  }
+
+  /** A socket is gone: it watches nobody; if it was the last open one, the user went offline. */
+  private gone(ws: WebSocket): void {
+    // An error and a close can both report the same socket.
+    if (this.departed.has(ws)) return;
+    this.departed.add(ws);
+    const u = this.user;
+    const { connectionId, connectedAt } = u.sockets.attachment(ws);
+    forgetSocket(u, connectionId);
+    if (openSockets(u, ws) > 0) return;
+    const now = Date.now();
+    const next = wentOffline(u, connectedAt, now);
+    if (next) announce(u, next, now);
   }
 }

@@ -123,4 +123,17 @@ export const MIGRATIONS: readonly Migration[] = [
      server_id TEXT NOT NULL,
      created INTEGER NOT NULL
    );`,
+  // Presence (PROTOCOL.md, Ephemeral events): who watches this user (with an
+  // expiry, so a watcher that vanished costs nothing after it), and which of
+  // this user's sockets watch whom. Nothing else ephemeral is stored.
+  `CREATE TABLE watchers (
+     watcher TEXT PRIMARY KEY,
+     expires INTEGER NOT NULL
+   );
+   CREATE TABLE watching (
+     connection_id TEXT NOT NULL,
+     user TEXT NOT NULL,
+     PRIMARY KEY (connection_id, user)
+   ) WITHOUT ROWID;
+   CREATE INDEX watching_user ON watching(user);`,
 ];

@@ -50,6 +50,16 @@ describe("per-user send rate", () => {
   });
 });
 
+describe("ephemeral frames and the rate bucket", () => {
+  it("counts TYPING and PRESENCE_SUBSCRIBE against the sender's bucket like any frame", async () => {
+    const a = await Client.connect(uniqueUser("typist"));
+    for (let i = 0; i < 6; i++) a.send({ id: `t${i}`, type: "EVENT_MSG", content: "TYPING", to: "someone", message: i % 2 === 0 });
+    for (let i = 0; i < 5; i++) a.send({ id: `p${i}`, type: "EVENT_MSG", content: "PRESENCE_SUBSCRIBE", message: [] });
+    const replies = await a.drain();
+    expect(replies.filter((f) => f.content === "ERROR").map((f) => f.message.code)).toEqual(["RATE_LIMITED"]);
+  });
+});
+
 describe("frame size", () => {
   it("follows MAX_MESSAGE_BYTES (1024 here), counted in bytes", async () => {
     const a = await Client.connect(uniqueUser("size"));
