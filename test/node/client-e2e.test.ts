@@ -5,12 +5,22 @@
  * closing. Proves: acks and the client→server id mapping, receipts, offline
  * sends going out exactly once, lost acks and lost frames recovered by resend
  * and resume, dead-socket detection, final refusals, and a burst through the
- * rate limiter. Does not cover browsers (browser.test.ts does).
+ * rate limiter. Then the package as another project gets it: `npm pack`
+ * (which builds dist/ with tsc), unpacked into a scratch directory's
+ * node_modules, imported by plain Node 22 and type-checked by a consumer's
+ * tsc. Does not cover browsers (browser.test.ts does).
  */
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { type ClientOptions, LunarLoomClient, type ReceiptFrame, SendError, type UserMsgFrame } from "lunarloom-edge/client";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "./devserver.ts";
+import { type ClientOptions, LunarLoomClient, type ReceiptFrame, SendError, type UserMsgFrame } from "../../src/client/index.ts";
+import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
+
+const run = promisify(execFile);
 
 /** A TCP proxy to the dev server whose faults the test switches on and off. */
 interface NetProxy {
@@ -290,5 +300,86 @@ describe("LunarLoomClient against the real Worker", () => {
     // Per sender→recipient order is the ack order (PROTOCOL.md, Order).
     expect(carol.seen.messages.map((m) => m.id)).toEqual(alice.seen.acks);
     expect(new Set(carol.texts()).size).toBe(240);
+  });
+});
+
+describe("the built package, used from another project", () => {
+  let scratch: string;
+  let app: string;
+  let packed: string[];
+
+  beforeAll(async () => {
+    // What `npm publish` would ship, unpacked where an app's `npm install` puts it. The
+    // client has no runtime dependencies (the package's are the server's), so nothing
+    // else is installed, and no network is used.
+    scratch = mkdtempSync(join(tmpdir(), "lunarloom-consumer-"));
+    const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", scratch], { cwd: ROOT });
+    const [info] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
+    packed = info!.files.map((f) => f.path);
+    app = join(scratch, "app");
+    const installed = join(app, "node_modules", "lunarloom-edge");
+    mkdirSync(installed, { recursive: true });
+    await run("tar", ["-xzf", join(scratch, info!.filename), "-C", installed, "--strip-components=1"]);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  });
+
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("ships the build, not the sources", () => {
+    expect(packed).toEqual(expect.arrayContaining(["package.json", "dist/client/index.js", "dist/client/index.d.ts"]));
+    expect(packed.filter((p) => !p.startsWith("dist/") && p !== "package.json" && p !== "README.md")).toEqual([]);
+    expect(packed.some((p) => p.endsWith(".ts") && !p.endsWith(".d.ts"))).toBe(false);
+  });
+
+  it("plain Node 22 imports it by name and chats through the real Worker", async () => {
+    writeFileSync(
+      join(app, "chat.mjs"),
+      `import { LunarLoomClient } from "lunarloom-edge/client";
+const [url, alice, bob] = process.argv.slice(2);
+const token = (user) => async () => (await (await fetch(url + "/dev/token?user=" + user)).json()).token;
+const sender = new LunarLoomClient({ url, token: token(alice) });
+const receiver = new LunarLoomClient({ url, token: token(bob) });
+const received = new Promise((resolve) => receiver.on("message", resolve));
+sender.connect();
+receiver.connect();
+const ack = await sender.send(bob, "from another project").acked;
+const message = await received;
+sender.close();
+receiver.close();
+console.log(JSON.stringify({ ack, message }));
+`,
+    );
+    const [alice, bob] = [unique("alice"), unique("bob")];
+    // No timers left behind after close(): the process ends by itself, well before the timeout.
+    const { stdout } = await run(process.execPath, ["chat.mjs", server.url, alice, bob], { cwd: app, timeout: 30_000 });
+    const { ack, message } = JSON.parse(stdout) as { ack: { serverId: string }; message: UserMsgFrame };
+    expect(message).toMatchObject({ id: ack.serverId, from: alice, to: bob, message: "from another project" });
+  });
+
+  it("carries its types: a consumer's tsc resolves them through the exports map", async () => {
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { module: "nodenext", target: "es2022", lib: ["es2024", "dom"], types: [], strict: true, noEmit: true },
+        include: ["check.ts"],
+      }),
+    );
+    // Each @ts-expect-error fails the check if the package's types were missing (everything `any`).
+    writeFileSync(
+      join(app, "check.ts"),
+      `import { LunarLoomClient, SendError, type UserMsgFrame } from "lunarloom-edge/client";
+const client = new LunarLoomClient({ url: "https://chat.example", token: async () => "jwt" });
+client.on("message", (m: UserMsgFrame) => console.log(m.seq.toFixed(), m.from));
+client.send("rick", "hi").acked.catch((e: unknown) => e instanceof SendError && e.code);
+// @ts-expect-error: a recipient is a string
+client.send(42, "hi");
+// @ts-expect-error: there is no such event
+client.on("nope", () => {});
+// @ts-expect-error: seq is a number
+const seq: string = (null as unknown as UserMsgFrame).seq;
+`,
+    );
+    const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+    await expect(run(process.execPath, [tsc, "-p", app], { cwd: app })).resolves.toMatchObject({ stdout: "" });
   });
 });
