@@ -108,6 +108,8 @@ export class UnreadCounts {
       for (const c of page.conversations) if (!this.entries.has(c.id)) this.rest = Math.max(0, this.rest - c.unread);
     }
     for (const c of page.conversations) {
+      // The newest message is the one a reader most often marks read: then the read is placed without asking.
+      if (c.last?.type === "USER_MSG") this.remember(c.last.id, c.id, c.last.seq, c.last.from);
       const old = this.entries.get(c.id);
       const entry: Entry = {
         base: c.unread,

@@ -164,7 +164,7 @@ const conv = (id: string, lastSeq: number, unread: number, readUpTo = 0) => ({
   id,
   kind: "direct",
   lastSeq,
-  last: null,
+  last: null as ReturnType<typeof msg> | null,
   unread,
   readUpTo,
   peerDeliveredUpTo: 0,
@@ -838,7 +838,9 @@ describe("unread counts", () => {
   });
 
   it("clears a conversation at once when its newest message is read, here or on another device", async () => {
-    const { client, seen, ws, http } = await listed(listing([conv("rick", 5, 2), conv("morty", 3, 1)]));
+    const { client, seen, ws, http } = await listed(
+      listing([conv("rick", 5, 2), { ...conv("morty", 3, 1), last: { ...msg(3, "hi", "morty"), id: "m3" } }]),
+    );
     http.answer = () => ({ body: { messages: [msg(4), msg(5)], next: null } });
     await client.history("rick");
     client.markRead("s5");
@@ -851,6 +853,9 @@ describe("unread counts", () => {
     // Another tab read up to 7: one left.
     ws.receive(ownReadElsewhere(9, "s7"));
     expect(seen.unread.at(-1)).toEqual({ total: 2, conversations: [{ id: "rick", unread: 1 }] });
+    // The list's last message is known without history: morty's is read on another device.
+    ws.receive(ownReadElsewhere(10, "m3", "morty"));
+    expect(seen.unread.at(-1)).toEqual({ total: 1, conversations: [{ id: "morty", unread: 0 }] });
     await vi.advanceTimersByTimeAsync(10 * T_MS);
     expect(http.paths).toEqual(["/v1/conversations", "/v1/conversations/rick/messages"]);
   });
