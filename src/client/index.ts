@@ -1,6 +1,6 @@
 /**
  * The LunarLoom client: `import { LunarLoomClient } from "lunarloom-edge/client"`.
- * Runs in browsers and Node 22+ (global WebSocket).
+ * Runs in browsers and Node 22+ (global WebSocket and fetch).
  */
 
 export type {

@@ -793,6 +793,35 @@ describe("conversations and history over HTTP", () => {
   });
 });
 
+describe("tokens for HTTP", () => {
+  it("shares one provider call between requests that need a token at once, and tries again after the provider failed", async () => {
+    const http = new FakeHttp();
+    http.answer = (url) => ({ body: url.pathname.endsWith("/messages") ? { messages: [], next: null } : listing([]) });
+    let calls = 0;
+    let gate = Promise.withResolvers<void>();
+    const { client } = makeClient({
+      token: async () => {
+        calls++;
+        await gate.promise;
+        if (calls === 1) throw new Error("auth service down");
+        return jwt(calls, 600);
+      },
+      fetch: http.fetch,
+    });
+    const failing = client.conversations();
+    gate.resolve();
+    await expect(failing).rejects.toThrow("auth service down");
+    expect(http.requests).toEqual([]);
+
+    gate = Promise.withResolvers<void>();
+    const both = Promise.all([client.conversations(), client.history("rick")]);
+    gate.resolve();
+    await both;
+    expect(calls).toBe(2);
+    expect(http.requests.map((r) => r.authorization)).toEqual(Array(2).fill(`Bearer ${jwt(2, 600)}`));
+  });
+});
+
 describe("unread counts", () => {
   const T_MS = 250;
 
