@@ -26,6 +26,8 @@ import { devToken, WsClient } from "./wsclient.ts";
 const ARTIFACTS = join(ROOT, "test-results", "browser");
 
 let server: DevServer;
+/** The same Worker with the development token endpoint off. */
+let tokensOff: DevServer | undefined;
 let browser: Browser;
 const pageErrors: string[] = [];
 
@@ -38,15 +40,22 @@ beforeAll(async () => {
     env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` },
   });
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startDevServer();
-  const launched = await launchChromium();
-  browser = launched.browser;
-  console.log(`browser tests run in ${launched.source}`);
+  // Side by side: each takes seconds, most of them waiting. What did start is stopped in afterAll.
+  const [main, off, launched] = await Promise.allSettled([
+    startDevServer(),
+    startDevServer({ vars: { DEV_TOKENS: "off" } }),
+    launchChromium(),
+  ]);
+  if (main.status === "fulfilled") server = main.value;
+  if (off.status === "fulfilled") tokensOff = off.value;
+  if (launched.status === "fulfilled") browser = launched.value.browser;
+  for (const r of [main, off, launched]) if (r.status === "rejected") throw r.reason;
+  if (launched.status === "fulfilled") console.log(`browser tests run in ${launched.value.source}`);
 });
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
+  await Promise.all([server?.stop(), tokensOff?.stop()]);
 });
 
 interface Person {
@@ -308,17 +317,12 @@ describe("the chat page in Chromium", () => {
   });
 
   it("explains a failed sign-in when the token endpoint is off", async () => {
-    const off = await startDevServer({ vars: { DEV_TOKENS: "off" } });
-    try {
-      const erin = await person("erin");
-      await erin.page.goto(`${off.url}/`);
-      await erin.page.fill("#signin input[name=user]", "erin");
-      await erin.page.click("#signin button");
-      await erin.page.locator("#signin-error", { hasText: "dev tokens are off" }).waitFor();
-      expect(await erin.page.locator("#app").isHidden()).toBe(true);
-      await erin.context.close();
-    } finally {
-      await off.stop();
-    }
+    const erin = await person("erin");
+    await erin.page.goto(`${tokensOff!.url}/`);
+    await erin.page.fill("#signin input[name=user]", "erin");
+    await erin.page.click("#signin button");
+    await erin.page.locator("#signin-error", { hasText: "dev tokens are off" }).waitFor();
+    expect(await erin.page.locator("#app").isHidden()).toBe(true);
+    await erin.context.close();
   });
 });
