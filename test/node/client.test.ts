@@ -440,21 +440,27 @@ describe("LunarLoomClient", () => {
   });
 
   it("retries with backoff when the token provider fails", async () => {
-    let fail = true;
-    const { client, seen } = makeClient({
-      token: async () => {
-        if (fail) throw new Error("auth service down");
-        return "ok";
-      },
-    });
-    client.connect();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(FakeSocket.all).toHaveLength(0);
-    expect(client.state).toMatchObject({ status: "offline", attempt: 1, reason: "token: auth service down" });
-    fail = false;
-    await vi.runOnlyPendingTimersAsync();
-    expect(FakeSocket.all).toHaveLength(1);
-    expect(seen.states.map((s) => s.status)).toEqual(["connecting", "offline", "connecting"]);
+    // Full jitter can draw a 0 ms wait, which would fire within advanceTimersByTimeAsync(0): draw the middle.
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    try {
+      let fail = true;
+      const { client, seen } = makeClient({
+        token: async () => {
+          if (fail) throw new Error("auth service down");
+          return "ok";
+        },
+      });
+      client.connect();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.all).toHaveLength(0);
+      expect(client.state).toMatchObject({ status: "offline", attempt: 1, retryInMs: 50, reason: "token: auth service down" });
+      fail = false;
+      await vi.runOnlyPendingTimersAsync();
+      expect(FakeSocket.all).toHaveLength(1);
+      expect(seen.states.map((s) => s.status)).toEqual(["connecting", "offline", "connecting"]);
+    } finally {
+      vi.mocked(Math.random).mockRestore();
+    }
   });
 
   it("sends from the outbox once connected, and maps client id to server id on the ack", async () => {
