@@ -5,8 +5,11 @@
  *   send() ─▶ Outbox ─▶ written on every (re)connect until MESSAGE_RECEIVED ─▶ acked resolves
  *   socket ─▶ ResumeCursor (skip what was seen) ─▶ message / receipt events
  *   reconnect ─▶ /ws?since=<last seq> ─▶ the server replays what this client missed
+ *   conversations() / history() ─▶ GET /v1/… with the same token provider ─▶ pages
+ *   list + messages + reads ─▶ UnreadCounts ─▶ unread events for badges
  */
 import type { ErrorFrame, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol/frames.ts";
+import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
   Connection,
@@ -22,11 +25,17 @@ import type { FilePayload } from "./file.ts";
 import { type OutgoingReceipt, type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Ack, Outbox, type Outgoing } from "./outbox.ts";
 import { TokenRefresher } from "./refresh.ts";
+import { Tokens } from "./tokens.ts";
+import { type UnreadChange, UnreadCounts } from "./unread.ts";
 
 export interface ClientOptions {
-  /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws`. */
+  /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws` and calls its `/v1`. */
   url: string;
-  /** A token, or a function returning a fresh one; it is called before every connection attempt. */
+  /**
+   * A token, or a function returning a fresh one; it is called before every
+   * connection attempt, and for HTTP calls once the latest token has less
+   * than 30 s left (or the server refused it).
+   */
   token: TokenSource;
   /**
    * The `seq` to resume after, e.g. `lastSeq` as the app stored it; 0 replays
@@ -40,6 +49,8 @@ export interface ClientOptions {
   WebSocket?: WebSocketConstructor;
   /** Online/offline events; defaults to `window` in a browser, none elsewhere. */
   network?: NetworkSignal | null;
+  /** Defaults to the global fetch (browsers, Node 22+). */
+  fetch?: FetchLike;
   /** The server's MAX_MESSAGE_BYTES (default 64 KiB): a bigger message is refused at once instead of sent. */
   maxMessageBytes?: number;
 }
@@ -70,6 +81,21 @@ export interface ClientEvents {
   error: ServerError;
   /** The connection's backlog (replay or offline queue) has fully arrived; `seq` is where it ended. */
   synced: { seq: number };
+  /**
+   * Unread counts changed: the total, and each conversation whose count
+   * changed. Starts with the first `conversations()` (every listed
+   * conversation), then follows messages and reads, on this device and others.
+   */
+  unread: UnreadChange;
+}
+
+export interface ConnectOptions {
+  /**
+   * Resume after this seq instead of the constructor's `since`, e.g. the
+   * newest `lastSeq` of a conversation list fetched first: frames at or
+   * below it are not replayed. It never moves the position back.
+   */
+  since?: number;
 }
 
 export interface SendOptions {
@@ -90,6 +116,8 @@ export class LunarLoomClient {
   private readonly cursor: ResumeCursor;
   private readonly connection: Connection;
   private readonly refresher: TokenRefresher;
+  private readonly api: Api;
+  private readonly unreadCounts: UnreadCounts;
   private readonly endpoint: URL;
   private readonly backoff: BackoffOptions;
   /** Receipts asked for while no socket was open; sent on the next connection. */
@@ -97,6 +125,8 @@ export class LunarLoomClient {
   /** Receipts already asked for: repeating one is harmless but costs rate budget. */
   private readonly receiptsAsked = new Set<string>();
   private currentState: ConnectionState = { status: "idle" };
+  /** The user, as CONNECTION_ID named them: who "incoming" is relative to. */
+  private me: string | null = null;
   private synced = false;
   private resendTimer: ReturnType<typeof setTimeout> | undefined;
   private resendAttempt = 0;
@@ -106,14 +136,23 @@ export class LunarLoomClient {
     if (!options.token) throw new Error("LunarLoomClient: option 'token' is required");
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WebSocketClass) throw new Error("LunarLoomClient: no global WebSocket (Node 22+ or a browser); pass option 'WebSocket'");
+    const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch?.bind(globalThis);
+    if (!fetchImpl) throw new Error("LunarLoomClient: no global fetch (Node 22+ or a browser); pass option 'fetch'");
     this.endpoint = new URL("/ws", options.url.replace(/^http/, "ws"));
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.cursor = new ResumeCursor(options.since);
     this.outbox = new Outbox(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
-    this.refresher = new TokenRefresher(options.token, (text) => this.currentState.status === "open" && this.connection.send(text));
+    const tokens = new Tokens(options.token);
+    this.api = new Api(new URL("/", options.url.replace(/^ws/, "http")), tokens, fetchImpl);
+    this.unreadCounts = new UnreadCounts({
+      me: () => this.me,
+      refetch: (limit) => this.api.conversations({ limit }),
+      changed: (change) => this.events.emit("unread", change),
+    });
+    this.refresher = new TokenRefresher(tokens.forSocket, (text) => this.currentState.status === "open" && this.connection.send(text));
     this.connection = new Connection(
       {
-        token: options.token,
+        token: tokens.forSocket,
         WebSocket: WebSocketClass,
         backoff: this.backoff,
         heartbeat: { ...DEFAULT_HEARTBEAT, ...options.heartbeat },
@@ -152,12 +191,14 @@ export class LunarLoomClient {
   }
 
   /** Starts connecting, and keeps reconnecting until close(). */
-  connect(): void {
+  connect(options: ConnectOptions = {}): void {
+    if (options.since !== undefined) this.cursor.skipTo(options.since);
     this.connection.start();
   }
 
   /** Disconnects and stops reconnecting. Unacknowledged sends stay in the outbox for a later connect(). */
   close(): void {
+    this.unreadCounts.stop();
     this.refresher.stop();
     this.connection.stop();
     clearTimeout(this.resendTimer);
@@ -193,9 +234,30 @@ export class LunarLoomClient {
     this.receipt("MESSAGE_DELIVERED", serverId);
   }
 
-  /** Tells the sender the user has seen the message. */
+  /** Tells the sender the user has seen the message; the server moves the conversation's readUpTo to it. */
   markRead(serverId: string): void {
     this.receipt("MESSAGE_READ", serverId);
+    this.unreadCounts.read(serverId);
+  }
+
+  /**
+   * A page of the user's conversations, latest activity first
+   * (GET /v1/conversations). Rejects with an ApiError for the server's refusals.
+   */
+  async conversations(query: ConversationsQuery = {}): Promise<ConversationPage> {
+    const page = await this.api.conversations(query);
+    this.unreadCounts.listed(page, query);
+    return page;
+  }
+
+  /**
+   * A page of one conversation's history, oldest first; pass its `next` as
+   * `before` for the page before (GET /v1/conversations/<id>/messages).
+   */
+  async history(conversation: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    const page = await this.api.history(conversation, query);
+    this.unreadCounts.learned(conversation, page.messages);
+    return page;
   }
 
   /** The server's id for a message this client sent, once acked. */
@@ -235,7 +297,9 @@ export class LunarLoomClient {
         return;
       case "TEXT_MESSAGE":
       case "FILE_MESSAGE":
-        if (this.cursor.accept(frame.seq)) this.events.emit("message", frame);
+        if (!this.cursor.accept(frame.seq)) return;
+        this.events.emit("message", frame);
+        this.unreadCounts.incoming(frame);
         return;
       case "MESSAGE_RECEIVED": {
         const ack = this.outbox.ack({ clientId: frame.id, serverId: frame.message, time: frame.time });
@@ -248,7 +312,10 @@ export class LunarLoomClient {
       case "MESSAGE_DELIVERED":
       case "MESSAGE_READ":
         // A group receipt is live only (no seq): nothing to resume.
-        if (frame.seq === undefined || this.cursor.accept(frame.seq)) this.events.emit("receipt", frame);
+        if (frame.seq !== undefined && !this.cursor.accept(frame.seq)) return;
+        this.events.emit("receipt", frame);
+        // The user read something on another tab or device.
+        if (frame.content === "MESSAGE_READ" && frame.from === this.me) this.unreadCounts.read(frame.message);
         return;
       case "TOKEN_REFRESHED":
         this.refresher.refreshed(frame.id);
@@ -261,6 +328,7 @@ export class LunarLoomClient {
 
   private onHello(hello: { connectionId: string; user: string; seq: number }): void {
     this.cursor.hello(hello.seq);
+    this.me = hello.user;
     this.synced = false;
     this.setState({ status: "open", user: hello.user, connectionId: hello.connectionId });
     // Pipelined in send order; the server acks in that order and dedupes what it already has.

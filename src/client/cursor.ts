@@ -39,6 +39,12 @@ export class ResumeCursor {
     this.position = Math.max(this.seen, this.helloSeq, this.position ?? 0);
   }
 
+  /** Resume after `seq` (the app learned that far from elsewhere, e.g. the conversation list); never backwards. */
+  skipTo(seq: number): void {
+    this.seen = Math.max(this.seen, seq);
+    this.position = Math.max(this.position ?? 0, seq);
+  }
+
   /** True if the frame is new; false for a frame at or before one already seen. */
   accept(seq: number): boolean {
     if (seq <= this.seen) return false;

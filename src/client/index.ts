@@ -1,14 +1,39 @@
 /**
  * The LunarLoom client: `import { LunarLoomClient } from "lunarloom-edge/client"`.
- * Runs in browsers and Node 22+ (global WebSocket).
+ * Runs in browsers and Node 22+ (global WebSocket and fetch).
  */
 
-export type { ErrorCode, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol/frames.ts";
+export type {
+  ErrorCode,
+  GroupEvent,
+  GroupEventFrame,
+  NoticeFrame,
+  ReceiptContent,
+  ReceiptFrame,
+  UserContent,
+  UserMsgFrame,
+} from "../protocol/frames.ts";
+export {
+  ApiError,
+  type Conversation,
+  type ConversationPage,
+  type ConversationsQuery,
+  type DirectConversation,
+  type FetchLike,
+  type GroupConversation,
+  type HistoryFrame,
+  type HistoryPage,
+  type HistoryQuery,
+  type LoggedFrame,
+  type MessageStatus,
+  type SystemConversation,
+} from "./api.ts";
 export type { BackoffOptions } from "./backoff.ts";
 export {
   type ClientEvents,
   type ClientOptions,
   type ConnectionState,
+  type ConnectOptions,
   LunarLoomClient,
   type SendOptions,
   type ServerError,
@@ -17,3 +42,4 @@ export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
 export type { OutgoingReceipt, OutgoingUserMsg } from "./frames.ts";
 export { type Ack, type Outgoing, SendError } from "./outbox.ts";
+export { conversationOf, type UnreadChange } from "./unread.ts";

@@ -1,39 +1,24 @@
 // The chat page. Plain JS on purpose: the hard parts (outbox, resume,
-// reconnect) live in the client library, bundled to ./client.js from
-// src/client by `npm run build:page`, so the page only keeps a view model.
-import { filePayload, isFilePayload, LunarLoomClient, MAX_FILE_BYTES } from "./client.js";
+// reconnect, unread counts) live in the client library, bundled to
+// ./client.js from src/client by `npm run build:page`; the page keeps a view
+// model (model.js) and draws it (view.js).
+//
+// What it shows comes from the server, not from local storage: the sidebar
+// from GET /v1/conversations, each conversation from its history pages. The
+// socket resumes after the newest seq the page has seen (kept per user in
+// localStorage) or the list shows, so a reload replays only what is new.
+import { conversationOf, filePayload, LunarLoomClient, MAX_FILE_BYTES } from "./client.js";
+import { Chats } from "./model.js";
+import * as view from "./view.js";
 
 const $ = (selector) => document.querySelector(selector);
-const RANK = { failed: -1, pending: 0, received: 1, delivered: 2, read: 3 };
-const TICK = { failed: "failed", pending: "◷", received: "✓", delivered: "✓✓", read: "✓✓" };
 const STORED_USER = "lunarloom.user";
+const storedSeqKey = (user) => `lunarloom.seq:${user}`;
 
-/**
- * @typedef {object} Msg
- * @property {string} [serverId]
- * @property {string} [clientId] set while one of our sends waits for its ack
- * @property {string} from
- * @property {string} peer
- * @property {string} content
- * @property {unknown} message
- * @property {string} time
- * @property {"failed"|"pending"|"received"|"delivered"|"read"} [status] ticks, for our own messages
- * @property {string} [error] why a send failed
- * @property {boolean} [delivered] for messages to us: our receipt is sent (or another device sent it)
- * @property {boolean} [read]
- * @property {HTMLElement} [el]
- */
-
-/** @type {Map<string, { peer: string, items: Msg[], touched: number }>} */
-const chats = new Map();
-/** @type {Map<string, Msg>} */
-const byServerId = new Map();
-/** @type {Map<string, Msg>} */
-const byClientId = new Map();
 let me = "";
 let current = "";
-let synced = false;
-let touches = 0;
+/** @type {Chats} */
+let chats;
 /** @type {LunarLoomClient} */
 let client;
 
@@ -60,24 +45,44 @@ async function signIn(user) {
   $("#app").hidden = false;
   $("#signout").hidden = false;
   $("#me").textContent = `as ${user}`;
-  // since=0: the page keeps nothing locally, so it rebuilds every conversation
-  // (with its ticks) from the user's log; reconnects then resume from the last seq.
-  client = new LunarLoomClient({ url: location.origin, token: () => devToken(user), since: 0 });
+  chats = new Chats(user);
+  client = new LunarLoomClient({ url: location.origin, token: () => devToken(user) });
   client.on("state", showState);
   client.on("message", onMessage);
   client.on("ack", onAck);
   client.on("receipt", onReceipt);
-  client.on("synced", onSynced);
+  client.on("unread", onUnread);
+  client.on("synced", ({ seq }) => saveSeq(seq));
   client.on("error", (e) => {
     if (e.code !== "RATE_LIMITED") $("#chat-error").textContent = `${e.code}: ${e.reason}`;
   });
-  client.connect();
+  let since = Number(localStorage.getItem(storedSeqKey(user)) ?? 0);
+  try {
+    const list = await client.conversations();
+    for (const [i, c] of list.conversations.entries()) {
+      chats.listed(c, i);
+      // A device that has the list has these messages; the ones nobody has opened may never have reached a device.
+      if (c.unread > 0 && c.last?.type === "USER_MSG" && c.last.from !== me) client.markDelivered(c.last.id);
+    }
+    // What the list (and history, on opening) shows needs no replay.
+    since = Math.max(since, list.conversations[0]?.lastSeq ?? 0);
+  } catch (err) {
+    // Without the list the page still works from the socket: resume where this device was (with nothing stored, from the start).
+    $("#chat-error").textContent = `Could not load conversations: ${err.message}`;
+  }
+  renderList();
+  client.connect({ since });
+}
+
+function saveSeq(seq) {
+  // Tabs of one user share the key: any of their positions is a safe place to resume.
+  const key = storedSeqKey(me);
+  if (seq > Number(localStorage.getItem(key) ?? 0)) localStorage.setItem(key, String(seq));
 }
 
 function showState(state) {
   const el = $("#state");
   el.dataset.state = state.status;
-  if (state.status === "open") synced = false;
   el.textContent = {
     idle: "not connected",
     connecting: "connecting…",
@@ -87,226 +92,104 @@ function showState(state) {
   }[state.status];
 }
 
-// ---- frames from the client ------------------------------------------------------------
+// ---- what the client reports -------------------------------------------------------------
 
 function onMessage(frame) {
-  // Our own send, already shown since its ack; a resume replays our copy of it.
-  if (byServerId.has(frame.id)) return;
-  const mine = frame.from === me;
-  const msg = {
-    serverId: frame.id,
-    from: frame.from,
-    peer: mine ? frame.to : frame.from,
-    content: frame.content,
-    message: frame.message,
-    time: frame.time,
-    status: mine ? "received" : undefined,
-  };
-  byServerId.set(frame.id, msg);
-  add(msg);
-  // Receipts wait for the end of the backlog: a replay also holds our own
-  // earlier receipts, and those must not be sent again.
-  if (!mine && synced) acknowledge(msg);
+  saveSeq(client.lastSeq);
+  const added = chats.incoming(frame, conversationOf(me, frame));
+  if (!added) return;
+  if (frame.from !== me) client.markDelivered(frame.id);
+  if (added.chat.peer === current) view.append(added.msg, me);
+  renderList();
 }
 
 function onAck({ clientId, serverId }) {
-  const msg = byClientId.get(clientId);
-  if (!msg) return;
-  byClientId.delete(clientId);
-  const copy = byServerId.get(serverId);
-  if (copy) {
-    // A resume replayed our copy before the resend's ack: keep one bubble.
-    remove(msg);
-    raise(copy, "received");
-    return;
-  }
-  msg.serverId = serverId;
-  byServerId.set(serverId, msg);
-  raise(msg, "received");
+  const acked = chats.acked(clientId, serverId);
+  if (!acked) return;
+  if (acked.removed) view.remove(acked.removed);
+  view.tick(acked.msg);
 }
 
 function onReceipt(receipt) {
-  const msg = byServerId.get(receipt.message);
-  if (!msg) return;
-  const read = receipt.content === "MESSAGE_READ";
-  if (receipt.from === me) {
-    // Our own receipt, sent by another device (or replayed): this message is dealt with.
-    msg.delivered = true;
-    if (read) msg.read = true;
-    renderChats();
-  } else {
-    raise(msg, read ? "read" : "delivered");
-  }
+  saveSeq(client.lastSeq);
+  for (const msg of chats.receipt(receipt)) view.tick(msg);
 }
 
-function onSynced() {
-  synced = true;
-  for (const chat of chats.values()) for (const msg of chat.items) if (msg.from !== me) acknowledge(msg);
+function onUnread({ total, conversations }) {
+  document.title = total > 0 ? `(${total}) LunarLoom` : "LunarLoom";
+  for (const { id, unread } of conversations) chats.chat(id).unread = unread;
+  renderList();
+  if (current) readIfSeen(chats.chat(current));
 }
 
-/** Tells the sender a message reached us, and that it was read if its conversation is on screen. */
-function acknowledge(msg) {
-  if (!msg.delivered) {
-    msg.delivered = true;
-    client.markDelivered(msg.serverId);
-  }
-  if (!msg.read && msg.peer === current && document.visibilityState === "visible") {
-    msg.read = true;
-    client.markRead(msg.serverId);
-    renderChats();
-  }
+/** A conversation on screen has nothing unread: its newest incoming message is read (receipts are watermarks). */
+function readIfSeen(chat) {
+  if (chat.peer !== current || !chat.loaded || chat.unread === 0 || document.visibilityState !== "visible") return;
+  const newest = chat.items.findLast((m) => m.from !== me && m.serverId !== undefined);
+  if (newest) client.markRead(newest.serverId);
 }
 
-// ---- the view model -----------------------------------------------------------------
+// ---- the open conversation ---------------------------------------------------------------
 
-function chat(peer) {
-  const c = chats.get(peer) ?? { peer, items: [], touched: 0 };
-  chats.set(peer, c);
-  return c;
+function renderList() {
+  view.renderList(chats.sorted(), { me, current, open });
 }
 
-function add(msg) {
-  const c = chat(msg.peer);
-  c.items.push(msg);
-  c.touched = ++touches;
-  if (msg.peer === current) append(msg);
-  renderChats();
-}
-
-function remove(msg) {
-  const c = chat(msg.peer);
-  c.items = c.items.filter((m) => m !== msg);
-  msg.el?.remove();
-}
-
-function raise(msg, status) {
-  if (RANK[status] <= RANK[msg.status]) return;
-  msg.status = status;
-  renderMsg(msg);
-}
-
-// ---- rendering ----------------------------------------------------------------------------
-
-function renderChats() {
-  const list = $("#conversations");
-  list.replaceChildren(
-    ...[...chats.values()]
-      .sort((a, b) => b.touched - a.touched)
-      .map((c) => {
-        const li = document.createElement("li");
-        li.dataset.peer = c.peer;
-        li.classList.toggle("current", c.peer === current);
-        const name = document.createElement("strong");
-        name.textContent = c.peer;
-        li.append(name);
-        const unread = c.items.filter((m) => m.from !== me && !m.read).length;
-        if (unread > 0) {
-          const badge = document.createElement("span");
-          badge.className = "unread";
-          badge.textContent = String(unread);
-          li.append(badge);
-        }
-        const preview = document.createElement("span");
-        preview.className = "preview";
-        const last = c.items.at(-1);
-        preview.textContent = last ? summary(last) : "no messages yet";
-        li.append(preview);
-        li.addEventListener("click", () => open(c.peer));
-        return li;
-      }),
-  );
-}
-
-function open(peer) {
+async function open(peer) {
   current = peer;
   $("#peer").textContent = peer;
   $("#composer").hidden = false;
   $("#chat-error").textContent = "";
-  $("#messages").replaceChildren();
-  for (const msg of chat(peer).items) append(msg);
-  if (synced) for (const msg of chat(peer).items) if (msg.from !== me) acknowledge(msg);
-  renderChats();
+  const chat = chats.chat(peer);
+  view.showChat(chat, me);
+  renderList();
   $("#composer input[name=text]").focus();
+  if (!chat.loaded) await load(chat, false);
+  readIfSeen(chat);
 }
 
-function append(msg) {
-  const li = document.createElement("li");
-  li.className = msg.from === me ? "msg mine" : "msg";
-  const body = document.createElement("div");
-  body.className = "body";
-  if (msg.content === "FILE_MESSAGE" && isFilePayload(msg.message)) {
-    const file = msg.message;
-    const href = `data:${file.type || "application/octet-stream"};base64,${file.data}`;
-    if (file.type.startsWith("image/")) {
-      const img = document.createElement("img");
-      img.src = href;
-      img.alt = file.name;
-      body.append(img);
+/** The newest history page, or the one before what is loaded. One at a time per conversation. */
+function load(chat, older) {
+  chat.loading ??= (async () => {
+    try {
+      const page = await client.history(chat.peer, older ? { before: chat.next } : {});
+      const added = chats.history(chat.peer, page, older);
+      chat.loading = null;
+      if (chat.peer !== current) return;
+      if (older) view.prepend(chat, added, me);
+      else view.showChat(chat, me);
+      // Nothing to scroll yet, so no scroll to ask for more: fill the view.
+      if (chat.next !== null && view.short()) await load(chat, true);
+    } catch (err) {
+      chat.loading = null;
+      if (chat.peer !== current) return;
+      view.showStart(chat);
+      $("#chat-error").textContent = `Could not load messages: ${err.message}`;
     }
-    const link = document.createElement("a");
-    link.className = "file";
-    link.href = href;
-    link.download = file.name;
-    link.textContent = `${file.name} (${formatSize(file.size)})`;
-    body.append(link);
-  } else {
-    body.textContent = typeof msg.message === "string" ? msg.message : JSON.stringify(msg.message);
-  }
-  const meta = document.createElement("span");
-  meta.className = "meta";
-  const time = document.createElement("time");
-  time.dateTime = msg.time;
-  time.textContent = new Date(msg.time).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  meta.append(time);
-  li.append(body, meta);
-  msg.el = li;
-  renderMsg(msg);
-  const list = $("#messages");
-  list.append(li);
-  list.scrollTop = list.scrollHeight;
+  })();
+  if (chat.peer === current) view.showStart(chat);
+  return chat.loading;
 }
 
-function renderMsg(msg) {
-  if (!msg.el || msg.from !== me) return;
-  msg.el.dataset.status = msg.status;
-  let tick = msg.el.querySelector(".tick");
-  if (!tick) {
-    tick = document.createElement("span");
-    tick.className = "tick";
-    msg.el.querySelector(".meta").append(tick);
-  }
-  tick.textContent = TICK[msg.status];
-  tick.title = msg.error ?? msg.status;
-}
+$("#messages").addEventListener("scroll", () => {
+  if (!current) return;
+  const chat = chats.chat(current);
+  if (chat.loaded && chat.next !== null && !chat.loading && view.atTop()) void load(chat, true);
+});
 
-function summary(msg) {
-  const text = isFilePayload(msg.message) ? `File: ${msg.message.name}` : String(msg.message);
-  return msg.from === me ? `You: ${text}` : text;
-}
-
-function formatSize(bytes) {
-  return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`;
-}
+document.addEventListener("visibilitychange", () => {
+  if (current) readIfSeen(chats.chat(current));
+});
 
 // ---- sending ------------------------------------------------------------------------------
 
 function track(outgoing) {
-  const msg = {
-    clientId: outgoing.id,
-    from: me,
-    peer: outgoing.to,
-    content: outgoing.content,
-    message: outgoing.message,
-    time: new Date().toISOString(),
-    status: "pending",
-  };
-  byClientId.set(outgoing.id, msg);
-  add(msg);
+  const msg = chats.sent(outgoing);
+  if (msg.peer === current) view.append(msg, me);
+  renderList();
   outgoing.acked.catch((err) => {
-    byClientId.delete(outgoing.id);
-    msg.status = "failed";
-    msg.error = err.message;
-    renderMsg(msg);
+    const failed = chats.failed(outgoing.id, err.message);
+    if (failed) view.tick(failed);
   });
 }
 
@@ -325,7 +208,8 @@ $("#composer input[name=file]").addEventListener("change", async (event) => {
   input.value = "";
   if (!file || !current) return;
   if (file.size > MAX_FILE_BYTES) {
-    $("#chat-error").textContent = `${file.name} is ${formatSize(file.size)}; files up to ${formatSize(MAX_FILE_BYTES)} fit in a message.`;
+    $("#chat-error").textContent =
+      `${file.name} is ${view.formatSize(file.size)}; files up to ${view.formatSize(MAX_FILE_BYTES)} fit in a message.`;
     return;
   }
   track(client.sendFile(current, await filePayload(file, file.name)));
@@ -336,7 +220,7 @@ $("#new-chat").addEventListener("submit", (event) => {
   const input = event.target.elements.peer;
   const peer = input.value.trim();
   input.value = "";
-  if (peer) open(peer);
+  if (peer) void open(peer);
 });
 
 $("#signin").addEventListener("submit", (event) => {
@@ -349,10 +233,6 @@ $("#signout").addEventListener("click", () => {
   client?.close();
   localStorage.removeItem(STORED_USER);
   location.reload();
-});
-
-document.addEventListener("visibilitychange", () => {
-  if (synced && current) for (const msg of chat(current).items) if (msg.from !== me) acknowledge(msg);
 });
 
 const remembered = localStorage.getItem(STORED_USER);

@@ -4,7 +4,13 @@
  * received → delivered → read, a file goes through, one goes offline while
  * the other keeps sending (and sends something herself), comes back and has
  * every message once and in order, and a reload rebuilds the conversation
- * from the server's log. Screenshots go to test-results/browser/.
+ * from history with its ticks, resuming the socket with `since` instead of
+ * replaying the log. A long conversation: the sidebar's badges and previews
+ * come from the conversation list, scrolling up pages back through 120
+ * messages in order, a reload replays no message, and reading in one tab
+ * clears the badge in the user's other tab. Screenshots go to
+ * test-results/browser/. Every page counts the frames its sockets receive
+ * (an init script wraps WebSocket), so a test can see what a reload replayed.
  * Does not cover other browsers, or the client's failure modes in depth
  * (client.test.ts and client-e2e.test.ts do).
  */
@@ -15,10 +21,13 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "./chromium.ts";
 import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
+import { devToken, WsClient } from "./wsclient.ts";
 
 const ARTIFACTS = join(ROOT, "test-results", "browser");
 
 let server: DevServer;
+/** The same Worker with the development token endpoint off. */
+let tokensOff: DevServer | undefined;
 let browser: Browser;
 const pageErrors: string[] = [];
 
@@ -31,15 +40,22 @@ beforeAll(async () => {
     env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` },
   });
   mkdirSync(ARTIFACTS, { recursive: true });
-  server = await startDevServer();
-  const launched = await launchChromium();
-  browser = launched.browser;
-  console.log(`browser tests run in ${launched.source}`);
+  // Side by side: each takes seconds, most of them waiting. What did start is stopped in afterAll.
+  const [main, off, launched] = await Promise.allSettled([
+    startDevServer(),
+    startDevServer({ vars: { DEV_TOKENS: "off" } }),
+    launchChromium(),
+  ]);
+  if (main.status === "fulfilled") server = main.value;
+  if (off.status === "fulfilled") tokensOff = off.value;
+  if (launched.status === "fulfilled") browser = launched.value.browser;
+  for (const r of [main, off, launched]) if (r.status === "rejected") throw r.reason;
+  if (launched.status === "fulfilled") console.log(`browser tests run in ${launched.value.source}`);
 });
 
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
+  await Promise.all([server?.stop(), tokensOff?.stop()]);
 });
 
 interface Person {
@@ -48,11 +64,38 @@ interface Person {
   page: Page;
 }
 
+/** Runs in every page before its own scripts: `window.received` is every frame its sockets got since it (re)loaded. */
+const COUNT_FRAMES = `
+  window.received = [];
+  window.WebSocket = class extends window.WebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => window.received.push(String(e.data)));
+    }
+  };
+`;
+
 async function person(name: string): Promise<Person> {
   const context = await browser.newContext({ viewport: { width: 900, height: 560 } });
+  await context.addInitScript(COUNT_FRAMES);
+  return { name, context, page: await tab(name, context) };
+}
+
+async function tab(name: string, context: BrowserContext): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (err) => pageErrors.push(`${name}: ${err.message}`));
-  return { name, context, page };
+  return page;
+}
+
+/** The frames the page's socket got up to the end of its backlog (the first pong), without pongs. */
+async function backlog(page: Page): Promise<{ type: string; content: string }[]> {
+  await page.waitForFunction('window.received.includes("pong")');
+  const frames = (await page.evaluate('window.received.slice(0, window.received.indexOf("pong"))')) as string[];
+  return frames.map((f) => JSON.parse(f));
+}
+
+function badge(page: Page, peer: string) {
+  return page.locator(`#conversations li[data-peer="${peer}"] .unread`);
 }
 
 async function signIn({ page, name }: Person): Promise<void> {
@@ -80,6 +123,28 @@ function tick({ page }: Person, text: string, status: "pending" | "received" | "
 
 function bubbles({ page }: Person): Promise<string[]> {
   return page.locator("#messages .msg .body").allTextContents();
+}
+
+/** Sends each text from `from` to `to` over a plain socket, and waits for every ack. */
+async function sendAll(from: string, to: string, texts: string[]): Promise<void> {
+  const ws = await WsClient.connect(server, from);
+  try {
+    for (const [i, text] of texts.entries()) ws.sendMessage(`${from}-${i}`, to, text);
+    await ws.expectAll({ content: "MESSAGE_RECEIVED" }, texts.length);
+  } finally {
+    await ws.close();
+  }
+}
+
+/** Waits until the user's object has logged `unread` incoming messages (delivery runs after the ack). */
+async function untilListed(user: string, unread: number): Promise<void> {
+  const token = await devToken(server, user);
+  for (let tries = 0; ; tries++) {
+    const res = await fetch(`${server.url}/v1/conversations`, { headers: { Authorization: `Bearer ${token}` } });
+    if (((await res.json()) as { unread: number }).unread === unread) return;
+    if (tries > 100) throw new Error(`${user} never had ${unread} unread`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function shot({ page }: Person, name: string): Promise<Buffer> {
@@ -151,9 +216,13 @@ describe("the chat page in Chromium", () => {
     // test/artifacts/chat.png, the README's screenshot, is a copy of this one.
     await shot(bob, "bob");
 
-    // A reload keeps nothing locally: the conversation, in log order, and its ticks come back from the server.
+    // A reload keeps only a seq: the conversation, in log order, and its ticks come back from history;
+    // the socket resumes after that seq, so not one message is replayed.
     await alice.page.reload();
     await alice.page.locator('#state[data-state="open"]').waitFor();
+    const replayed = await backlog(alice.page);
+    expect(replayed[0]).toMatchObject({ content: "CONNECTION_ID" });
+    expect(replayed.filter((f) => f.type === "USER_MSG")).toEqual([]);
     await alice.page.locator(`#conversations li[data-peer="${bob.name}"]`).click();
     await tick(alice, "Written on the train", "read");
     await tick(alice, "Hi Bob!", "read");
@@ -164,6 +233,73 @@ describe("the chat page in Chromium", () => {
     expect(pageErrors).toEqual([]);
     await alice.context.close();
     await bob.context.close();
+  });
+
+  it("a long conversation: badges from the list, scroll-back through 120 messages, a reload without replay, a read seen by the other tab", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const carol = await person(`carol-${suffix}`);
+    const [dave, erin] = [`dave-${suffix}`, `erin-${suffix}`];
+    // Written before carol ever signs in: 120 from dave, then 3 from erin.
+    const texts = Array.from({ length: 120 }, (_, i) => `dave says ${i + 1}`);
+    await sendAll(dave, carol.name, texts);
+    await sendAll(erin, carol.name, ["erin 1", "erin 2", "erin 3"]);
+    await untilListed(carol.name, 123);
+
+    await signIn(carol);
+    // The same user's second tab signs in by itself (the page remembers the user).
+    const other = await tab(carol.name, carol.context);
+    await other.goto(`${server.url}/`);
+    await other.locator('#state[data-state="open"]').waitFor();
+    for (const page of [carol.page, other]) {
+      await badge(page, dave).filter({ hasText: "120" }).waitFor();
+      await badge(page, erin).filter({ hasText: "3" }).waitFor();
+      expect(await page.locator("#conversations li").evaluateAll((els) => els.map((e) => e.getAttribute("data-peer")))).toEqual([
+        erin,
+        dave,
+      ]);
+      expect(await page.locator(`#conversations li[data-peer="${dave}"] .preview`).textContent()).toBe("dave says 120");
+    }
+
+    // The newest page first; scrolling up brings the older ones, in order, until the start.
+    await carol.page.locator(`#conversations li[data-peer="${dave}"]`).click();
+    await carol.page.locator("#messages .msg", { hasText: "dave says 120" }).waitFor();
+    expect(await bubbles(carol)).toEqual(texts.slice(70));
+    const start = carol.page.locator("#messages .start", { hasText: "Start of the conversation" });
+    for (let pages = 1; !(await start.isVisible()); pages++) {
+      expect(pages).toBeLessThan(3);
+      const before = await carol.page.locator("#messages .msg").count();
+      await carol.page.locator("#messages").evaluate((el) => {
+        el.scrollTop = 0;
+      });
+      await carol.page.locator("#messages .msg").nth(before).waitFor();
+      await carol.page.locator("#messages .start", { hasText: "Loading" }).waitFor({ state: "detached" });
+    }
+    expect(await bubbles(carol)).toEqual(texts);
+    await shot(carol, "carol-scrolled-back");
+
+    // Read here: the badge goes, here and in the other tab; erin's stays in both.
+    await badge(carol.page, dave).waitFor({ state: "detached" });
+    await badge(other, dave).waitFor({ state: "detached" });
+    expect(await badge(other, erin).textContent()).toBe("3");
+
+    // A reload: the list and its counts come back, and the socket replays no message of the log's 123.
+    await carol.page.reload();
+    await carol.page.locator('#state[data-state="open"]').waitFor();
+    const replayed = await backlog(carol.page);
+    expect(replayed.filter((f) => f.type === "USER_MSG")).toEqual([]);
+    expect(replayed.length).toBeLessThan(10);
+    await badge(carol.page, erin).filter({ hasText: "3" }).waitFor();
+    expect(await badge(carol.page, dave).count()).toBe(0);
+
+    // Reading erin in the other tab clears the badge in the reloaded one.
+    await other.locator(`#conversations li[data-peer="${erin}"]`).click();
+    await other.locator("#messages .msg", { hasText: "erin 3" }).waitFor();
+    await badge(carol.page, erin).waitFor({ state: "detached" });
+    await badge(other, erin).waitFor({ state: "detached" });
+    expect(await carol.page.title()).toBe("LunarLoom");
+
+    expect(pageErrors).toEqual([]);
+    await carol.context.close();
   });
 
   it("refuses a file too large for one message, and says so", async () => {
@@ -181,17 +317,12 @@ describe("the chat page in Chromium", () => {
   });
 
   it("explains a failed sign-in when the token endpoint is off", async () => {
-    const off = await startDevServer({ vars: { DEV_TOKENS: "off" } });
-    try {
-      const erin = await person("erin");
-      await erin.page.goto(`${off.url}/`);
-      await erin.page.fill("#signin input[name=user]", "erin");
-      await erin.page.click("#signin button");
-      await erin.page.locator("#signin-error", { hasText: "dev tokens are off" }).waitFor();
-      expect(await erin.page.locator("#app").isHidden()).toBe(true);
-      await erin.context.close();
-    } finally {
-      await off.stop();
-    }
+    const erin = await person("erin");
+    await erin.page.goto(`${tokensOff!.url}/`);
+    await erin.page.fill("#signin input[name=user]", "erin");
+    await erin.page.click("#signin button");
+    await erin.page.locator("#signin-error", { hasText: "dev tokens are off" }).waitFor();
+    expect(await erin.page.locator("#app").isHidden()).toBe(true);
+    await erin.context.close();
   });
 });

@@ -4,13 +4,32 @@
  * refusing connections, throwing away bytes in flight, going silent without
  * closing. Proves: acks and the client→server id mapping, receipts, offline
  * sends going out exactly once, lost acks and lost frames recovered by resend
- * and resume, dead-socket detection, final refusals, and a burst through the
- * rate limiter. Does not cover browsers (browser.test.ts does).
+ * and resume, dead-socket detection, final refusals, a burst through the
+ * rate limiter, and conversations, history and unread counts over HTTP
+ * across two devices of one user. Then the package as another project gets it: `npm pack`
+ * (which builds dist/ with tsc), unpacked into a scratch directory's
+ * node_modules, imported by plain Node 22 and type-checked by a consumer's
+ * tsc. Does not cover browsers (browser.test.ts does).
  */
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { type ClientOptions, LunarLoomClient, type ReceiptFrame, SendError, type UserMsgFrame } from "lunarloom-edge/client";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "./devserver.ts";
+import {
+  ApiError,
+  type ClientOptions,
+  LunarLoomClient,
+  type ReceiptFrame,
+  SendError,
+  type UnreadChange,
+  type UserMsgFrame,
+} from "../../src/client/index.ts";
+import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
+
+const run = promisify(execFile);
 
 /** A TCP proxy to the dev server whose faults the test switches on and off. */
 interface NetProxy {
@@ -123,6 +142,7 @@ function start(user: string, opts: Partial<ClientOptions> & { viaProxy?: boolean
     errors: [] as string[],
     synced: 0,
     reasons: [] as string[],
+    unread: [] as UnreadChange[],
   };
   client.on("message", (m) => seen.messages.push(m));
   client.on("receipt", (r) => seen.receipts.push(r));
@@ -130,6 +150,7 @@ function start(user: string, opts: Partial<ClientOptions> & { viaProxy?: boolean
   client.on("error", (e) => seen.errors.push(e.code));
   client.on("synced", () => seen.synced++);
   client.on("state", (s) => s.status === "offline" && seen.reasons.push(s.reason));
+  client.on("unread", (u) => seen.unread.push(u));
   client.connect();
   return { client, seen, texts: () => seen.messages.map((m) => m.message) };
 }
@@ -290,5 +311,142 @@ describe("LunarLoomClient against the real Worker", () => {
     // Per sender→recipient order is the ack order (PROTOCOL.md, Order).
     expect(carol.seen.messages.map((m) => m.id)).toEqual(alice.seen.acks);
     expect(new Set(carol.texts()).size).toBe(240);
+  });
+});
+
+describe("conversations, history and unread over HTTP", () => {
+  it("lists and pages through the real Worker, and keeps unread right on both of a user's devices", async () => {
+    const [aliceName, bobName] = [unique("alice"), unique("bob")];
+    const alice = start(aliceName);
+    await until("alice is synced", () => alice.seen.synced > 0);
+    const ids: string[] = [];
+    for (const text of ["one", "two", "three"]) ids.push((await alice.client.send(bobName, text).acked).serverId);
+
+    // The laptop takes the offline queue, then lists: what it got is not counted twice.
+    const laptop = start(bobName);
+    await until("the laptop has the three", () => laptop.seen.messages.length === 3);
+    const list = await laptop.client.conversations();
+    expect(list).toMatchObject({
+      conversations: [{ id: aliceName, kind: "direct", unread: 3, readUpTo: 0, last: { id: ids[2] } }],
+      unread: 3,
+    });
+    expect(laptop.seen.unread).toEqual([{ total: 3, conversations: [{ id: aliceName, unread: 3 }] }]);
+    // The phone connects after the queue went to the laptop: it has seen none of the three.
+    const phone = start(bobName);
+    await until("the phone is synced", () => phone.seen.synced > 0);
+    await phone.client.conversations();
+    expect(phone.seen.unread).toEqual([{ total: 3, conversations: [{ id: aliceName, unread: 3 }] }]);
+
+    const newest = await laptop.client.history(aliceName, { limit: 2 });
+    expect(newest.messages.map((m) => m.message)).toEqual(["two", "three"]);
+    expect(newest.next).toBe(newest.messages[0]!.seq);
+    const older = await laptop.client.history(aliceName, { before: newest.next!, limit: 2 });
+    expect(older).toMatchObject({ messages: [{ id: ids[0], from: aliceName, message: "one" }], next: null });
+
+    // Read on the laptop: cleared there at once; the phone learns it from the receipt copy and the server's count.
+    laptop.client.markRead(ids[2]!);
+    expect(laptop.seen.unread.at(-1)).toEqual({ total: 0, conversations: [{ id: aliceName, unread: 0 }] });
+    await until("the phone's badge is cleared", () => phone.seen.unread.at(-1)?.total === 0);
+    expect(phone.seen.unread.at(-1)).toEqual({ total: 0, conversations: [{ id: aliceName, unread: 0 }] });
+    await until("alice has the read receipt", () => alice.seen.receipts.some((r) => r.content === "MESSAGE_READ"));
+    const mine = await alice.client.history(bobName);
+    expect(mine.messages.map((m) => [m.message, "status" in m && m.status])).toEqual([
+      ["one", "read"],
+      ["two", "read"],
+      ["three", "read"],
+    ]);
+
+    // A new message counts on both devices without asking the server.
+    await alice.client.send(bobName, "four").acked;
+    await until("both count it", () => [laptop, phone].every((d) => d.seen.unread.at(-1)?.total === 1));
+    expect((await phone.client.conversations()).unread).toBe(1);
+
+    await expect(laptop.client.history(aliceName, { limit: 500 })).rejects.toBeInstanceOf(ApiError);
+    await expect(laptop.client.history(aliceName, { limit: 500 })).rejects.toMatchObject({ status: 400, error: "bad_limit" });
+  });
+});
+
+describe("the built package, used from another project", () => {
+  let scratch: string;
+  let app: string;
+  let packed: string[];
+
+  beforeAll(async () => {
+    // What `npm publish` would ship, unpacked where an app's `npm install` puts it. The
+    // client has no runtime dependencies (the package's are the server's), so nothing
+    // else is installed, and no network is used.
+    scratch = mkdtempSync(join(tmpdir(), "lunarloom-consumer-"));
+    const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", scratch], { cwd: ROOT });
+    const [info] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
+    packed = info!.files.map((f) => f.path);
+    app = join(scratch, "app");
+    const installed = join(app, "node_modules", "lunarloom-edge");
+    mkdirSync(installed, { recursive: true });
+    await run("tar", ["-xzf", join(scratch, info!.filename), "-C", installed, "--strip-components=1"]);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  });
+
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("ships the build, not the sources", () => {
+    expect(packed).toEqual(expect.arrayContaining(["package.json", "dist/client/index.js", "dist/client/index.d.ts"]));
+    expect(packed.filter((p) => !p.startsWith("dist/") && p !== "package.json" && p !== "README.md")).toEqual([]);
+    expect(packed.some((p) => p.endsWith(".ts") && !p.endsWith(".d.ts"))).toBe(false);
+  });
+
+  it("plain Node 22 imports it by name, chats through the real Worker and reads the conversation back", async () => {
+    writeFileSync(
+      join(app, "chat.mjs"),
+      `import { LunarLoomClient } from "lunarloom-edge/client";
+const [url, alice, bob] = process.argv.slice(2);
+const token = (user) => async () => (await (await fetch(url + "/dev/token?user=" + user)).json()).token;
+const sender = new LunarLoomClient({ url, token: token(alice) });
+const receiver = new LunarLoomClient({ url, token: token(bob) });
+const received = new Promise((resolve) => receiver.on("message", resolve));
+sender.connect();
+receiver.connect();
+const ack = await sender.send(bob, "from another project").acked;
+const message = await received;
+const list = await receiver.conversations();
+const history = await receiver.history(alice);
+sender.close();
+receiver.close();
+console.log(JSON.stringify({ ack, message, list, history }));
+`,
+    );
+    const [alice, bob] = [unique("alice"), unique("bob")];
+    // No timers left behind after close(): the process ends by itself, well before the timeout.
+    const { stdout } = await run(process.execPath, ["chat.mjs", server.url, alice, bob], { cwd: app, timeout: 30_000 });
+    const { ack, message, list, history } = JSON.parse(stdout);
+    expect(message).toMatchObject({ id: ack.serverId, from: alice, to: bob, message: "from another project" });
+    expect(list).toMatchObject({ conversations: [{ id: alice, unread: 1, last: { id: ack.serverId } }], unread: 1 });
+    expect(history).toEqual({ messages: [message], next: null });
+  });
+
+  it("carries its types: a consumer's tsc resolves them through the exports map", async () => {
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { module: "nodenext", target: "es2022", lib: ["es2024", "dom"], types: [], strict: true, noEmit: true },
+        include: ["check.ts"],
+      }),
+    );
+    // Each @ts-expect-error fails the check if the package's types were missing (everything `any`).
+    writeFileSync(
+      join(app, "check.ts"),
+      `import { LunarLoomClient, SendError, type UserMsgFrame } from "lunarloom-edge/client";
+const client = new LunarLoomClient({ url: "https://chat.example", token: async () => "jwt" });
+client.on("message", (m: UserMsgFrame) => console.log(m.seq.toFixed(), m.from));
+client.send("rick", "hi").acked.catch((e: unknown) => e instanceof SendError && e.code);
+// @ts-expect-error: a recipient is a string
+client.send(42, "hi");
+// @ts-expect-error: there is no such event
+client.on("nope", () => {});
+// @ts-expect-error: seq is a number
+const seq: string = (null as unknown as UserMsgFrame).seq;
+`,
+    );
+    const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+    await expect(run(process.execPath, [tsc, "-p", app], { cwd: app })).resolves.toMatchObject({ stdout: "" });
   });
 });

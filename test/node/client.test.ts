@@ -1,18 +1,27 @@
 /**
- * The client library's logic, driven through a scripted in-memory WebSocket
- * and fake timers: outbox and acks, resume cursor, receipts, errors,
- * reconnect, heartbeat and browser online/offline. Proves the client's own
- * bookkeeping; client-e2e.test.ts proves it against the real Worker.
+ * The client library's logic, driven through a scripted in-memory WebSocket,
+ * a scripted fetch and fake timers: outbox and acks, resume cursor,
+ * receipts, errors, reconnect, heartbeat and browser online/offline; the
+ * conversation and history calls (URLs, tokens, refusals) and the unread
+ * counts they seed. Proves the client's own bookkeeping;
+ * client-e2e.test.ts proves it against the real Worker.
  */
-import { execFileSync } from "node:child_process";
 import fc from "fast-check";
-import { type ConnectionState, fileBytes, filePayload, LunarLoomClient, SendError } from "lunarloom-edge/client";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { backoffDelay } from "../../src/client/backoff.ts";
 import { ResumeCursor } from "../../src/client/cursor.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
+import {
+  ApiError,
+  type ConnectionState,
+  type FetchLike,
+  fileBytes,
+  filePayload,
+  LunarLoomClient,
+  SendError,
+  type UnreadChange,
+} from "../../src/client/index.ts";
 import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
-import { ROOT } from "./devserver.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: one handler type for the fake's message and close events.
 type Handler = (event: any) => void;
@@ -126,6 +135,48 @@ const error = (code: string, ref?: string) => ({
   message: ref === undefined ? { code, reason: "r" } : { code, reason: "r", ref },
 });
 
+/** An unsigned JWT-shaped token: the client only reads `exp` (the server verifies). */
+const jwt = (n: number, expInS: number) =>
+  `h.${btoa(JSON.stringify({ userId: "me", n, exp: Math.floor(Date.now() / 1000) + expInS })).replace(/=+$/, "")}.s`;
+
+/** The server's HTTP side, played by the test: every request is recorded and answered by `answer`. */
+class FakeHttp {
+  readonly requests: { url: URL; authorization: string | undefined }[] = [];
+  answer: (url: URL, authorization: string | undefined) => { status?: number; body: unknown } = () => ({
+    status: 404,
+    body: { error: "not_found", reason: "the test set no answer" },
+  });
+
+  readonly fetch: FetchLike = async (url, init) => {
+    const u = new URL(url);
+    this.requests.push({ url: u, authorization: init.headers.Authorization });
+    const { status = 200, body } = this.answer(u, init.headers.Authorization);
+    return new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
+  };
+
+  /** Path and query of every request, in order. */
+  get paths(): string[] {
+    return this.requests.map((r) => r.url.pathname + r.url.search);
+  }
+}
+
+const conv = (id: string, lastSeq: number, unread: number, readUpTo = 0) => ({
+  id,
+  kind: "direct",
+  lastSeq,
+  last: null as ReturnType<typeof msg> | null,
+  unread,
+  readUpTo,
+  peerDeliveredUpTo: 0,
+  peerReadUpTo: 0,
+  updated: T,
+});
+const listing = (conversations: ReturnType<typeof conv>[], next: string | null = null, unread?: number) => ({
+  conversations,
+  unread: unread ?? conversations.reduce((n, c) => n + c.unread, 0),
+  next,
+});
+
 class FakeNetwork {
   private readonly handlers = new Map<string, () => void>();
   addEventListener(type: string, h: () => void): void {
@@ -156,6 +207,7 @@ function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomClient>[
     errors: [] as unknown[],
     states: [] as ConnectionState[],
     synced: [] as unknown[],
+    unread: [] as UnreadChange[],
   };
   client.on("message", (m) => seen.messages.push(m.message));
   client.on("ack", (a) => seen.acks.push(a));
@@ -163,6 +215,7 @@ function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomClient>[
   client.on("error", (e) => seen.errors.push(e.code));
   client.on("state", (s) => seen.states.push(s));
   client.on("synced", (s) => seen.synced.push(s.seq));
+  client.on("unread", (u) => seen.unread.push(u));
   return { client, seen };
 }
 
@@ -311,11 +364,8 @@ describe("LunarLoomClient", () => {
   });
 
   describe("token refresh", () => {
-    /** An unsigned JWT-shaped token: the client only reads `exp` (the server verifies). */
     /** No pings in these minutes-long runs: the fake server would not answer them. */
     const heartbeat = { intervalMs: 3_600_000, timeoutMs: 60_000 };
-    const jwt = (n: number, expInS: number) =>
-      `h.${btoa(JSON.stringify({ userId: "me", n, exp: Math.floor(Date.now() / 1000) + expInS })).replace(/=+$/, "")}.s`;
 
     it("sends TOKEN_REFRESH with the provider's new token a minute before exp, and plans the next from the new token", async () => {
       let n = 0;
@@ -390,21 +440,27 @@ describe("LunarLoomClient", () => {
   });
 
   it("retries with backoff when the token provider fails", async () => {
-    let fail = true;
-    const { client, seen } = makeClient({
-      token: async () => {
-        if (fail) throw new Error("auth service down");
-        return "ok";
-      },
-    });
-    client.connect();
-    await vi.advanceTimersByTimeAsync(0);
-    expect(FakeSocket.all).toHaveLength(0);
-    expect(client.state).toMatchObject({ status: "offline", attempt: 1, reason: "token: auth service down" });
-    fail = false;
-    await vi.runOnlyPendingTimersAsync();
-    expect(FakeSocket.all).toHaveLength(1);
-    expect(seen.states.map((s) => s.status)).toEqual(["connecting", "offline", "connecting"]);
+    // Full jitter can draw a 0 ms wait, which would fire within advanceTimersByTimeAsync(0): draw the middle.
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    try {
+      let fail = true;
+      const { client, seen } = makeClient({
+        token: async () => {
+          if (fail) throw new Error("auth service down");
+          return "ok";
+        },
+      });
+      client.connect();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(FakeSocket.all).toHaveLength(0);
+      expect(client.state).toMatchObject({ status: "offline", attempt: 1, retryInMs: 50, reason: "token: auth service down" });
+      fail = false;
+      await vi.runOnlyPendingTimersAsync();
+      expect(FakeSocket.all).toHaveLength(1);
+      expect(seen.states.map((s) => s.status)).toEqual(["connecting", "offline", "connecting"]);
+    } finally {
+      vi.mocked(Math.random).mockRestore();
+    }
   });
 
   it("sends from the outbox once connected, and maps client id to server id on the ack", async () => {
@@ -670,22 +726,291 @@ describe("LunarLoomClient", () => {
     expect(() => new LunarLoomClient({ url: "", token: "t", WebSocket: FakeSocket })).toThrow(/'url'/);
     expect(() => new LunarLoomClient({ url: "https://x", token: "", WebSocket: FakeSocket })).toThrow(/'token'/);
   });
+});
 
-  it("imports by package name in plain Node 22, from source, with no build step", () => {
-    // Node strips types but refuses TS-only syntax (parameter properties, enums): src/client must stay erasable.
-    const out = execFileSync(
-      process.execPath,
-      [
-        "--input-type=module",
-        "-e",
-        "const m = await import('lunarloom-edge/client'); console.log(typeof m.LunarLoomClient, typeof m.filePayload)",
-      ],
-      {
-        cwd: ROOT,
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
+describe("conversations and history over HTTP", () => {
+  it("calls /v1 on the socket's server with a bearer token, and returns the pages as the server sent them", async () => {
+    const http = new FakeHttp();
+    const { client } = makeClient({ url: "wss://edge.test:8443", token: "tok", fetch: http.fetch });
+    const page = listing([conv("rick", 41, 3, 38)], "41");
+    const history = {
+      messages: [{ ...msg(40, "hi", "me"), to: "rick", status: "read" }, msg(41)],
+      next: 40,
+    };
+    http.answer = (url) => ({ body: url.pathname === "/v1/conversations" ? page : history });
+    await expect(client.conversations({ limit: 1 })).resolves.toEqual(page);
+    await expect(client.history("group:9b1 x", { before: 42, limit: 2 })).resolves.toEqual(history);
+    await expect(client.history("rick")).resolves.toEqual(history);
+    expect(http.requests.map((r) => r.url.origin)).toEqual(Array(3).fill("https://edge.test:8443"));
+    expect(http.paths).toEqual([
+      "/v1/conversations?limit=1",
+      "/v1/conversations/group%3A9b1%20x/messages?before=42&limit=2",
+      "/v1/conversations/rick/messages",
+    ]);
+    expect(http.requests.map((r) => r.authorization)).toEqual(Array(3).fill("Bearer tok"));
+  });
+
+  it("throws the server's refusal as an ApiError, and a body of another shape too", async () => {
+    const http = new FakeHttp();
+    const { client } = makeClient({ fetch: http.fetch });
+    http.answer = () => ({ status: 400, body: { error: "bad_limit", reason: "limit: must be an integer from 1 to 200" } });
+    const refused = client.conversations({ limit: 500 });
+    await expect(refused).rejects.toBeInstanceOf(ApiError);
+    await expect(refused).rejects.toMatchObject({ status: 400, error: "bad_limit", reason: "limit: must be an integer from 1 to 200" });
+    http.answer = () => ({ status: 502, body: "<html>bad gateway</html>" });
+    await expect(client.history("rick")).rejects.toMatchObject({ status: 502, error: "http_502" });
+    http.answer = () => ({ body: { messages: [{ id: "x" }], next: null } });
+    await expect(client.history("rick")).rejects.toMatchObject({ status: 200, error: "bad_response" });
+    http.answer = () => ({ body: { conversations: [], unread: -1, next: null } });
+    await expect(client.conversations()).rejects.toMatchObject({ error: "bad_response" });
+  });
+
+  it("reuses the socket's token while it lasts, and asks the provider again when it runs low or is refused", async () => {
+    const http = new FakeHttp();
+    let n = 0;
+    const { client } = makeClient({
+      token: async () => jwt(++n, 600),
+      fetch: http.fetch,
+      heartbeat: { intervalMs: 3_600_000, timeoutMs: 60_000 },
+    });
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.latest().query.get("Authentication")).toBe(jwt(1, 600));
+    http.answer = () => ({ body: listing([]) });
+    await client.conversations();
+    expect(n).toBe(1);
+    expect(http.requests[0]!.authorization).toBe(`Bearer ${jwt(1, 600)}`);
+
+    // Token 1 is refused (revoked, or the server's clock is ahead): one retry with a fresh one.
+    http.answer = (_url, auth) =>
+      auth === `Bearer ${jwt(1, 600)}`
+        ? { status: 401, body: { error: "expired_token", reason: "exp has passed" } }
+        : { body: listing([]) };
+    await client.conversations();
+    expect(n).toBe(2);
+    expect(http.requests.slice(1).map((r) => r.authorization)).toEqual([`Bearer ${jwt(1, 600)}`, `Bearer ${jwt(2, 600)}`]);
+
+    // A fresh token that is refused is the answer: no second retry.
+    http.answer = () => ({ status: 401, body: { error: "invalid_token", reason: "bad signature" } });
+    await vi.advanceTimersByTimeAsync(580_000);
+    await expect(client.history("rick")).rejects.toMatchObject({ status: 401, error: "invalid_token" });
+    expect(n).toBe(3);
+    expect(http.requests).toHaveLength(4);
+  });
+});
+
+describe("tokens for HTTP", () => {
+  it("shares one provider call between requests that need a token at once, and tries again after the provider failed", async () => {
+    const http = new FakeHttp();
+    http.answer = (url) => ({ body: url.pathname.endsWith("/messages") ? { messages: [], next: null } : listing([]) });
+    let calls = 0;
+    let gate = Promise.withResolvers<void>();
+    const { client } = makeClient({
+      token: async () => {
+        calls++;
+        await gate.promise;
+        if (calls === 1) throw new Error("auth service down");
+        return jwt(calls, 600);
       },
+      fetch: http.fetch,
+    });
+    const failing = client.conversations();
+    gate.resolve();
+    await expect(failing).rejects.toThrow("auth service down");
+    expect(http.requests).toEqual([]);
+
+    gate = Promise.withResolvers<void>();
+    const both = Promise.all([client.conversations(), client.history("rick")]);
+    gate.resolve();
+    await both;
+    expect(calls).toBe(2);
+    expect(http.requests.map((r) => r.authorization)).toEqual(Array(2).fill(`Bearer ${jwt(2, 600)}`));
+  });
+});
+
+describe("unread counts", () => {
+  const T_MS = 250;
+
+  /** A connected client whose HTTP answers come from `http`; `list` is the first page of conversations. */
+  async function listed(list: ReturnType<typeof listing>, opts: { since?: number } = {}) {
+    const http = new FakeHttp();
+    http.answer = () => ({ body: list });
+    const made = makeClient({ fetch: http.fetch, ...opts });
+    made.client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept(50);
+    ws.pong();
+    await made.client.conversations();
+    return { ...made, http, ws };
+  }
+
+  const ownReadElsewhere = (seq: number, serverId: string, peer = "rick") => ({ ...receipt(seq, serverId), from: "me", to: peer });
+
+  it("start from the list, then count each incoming message past its conversation's lastSeq", async () => {
+    const { seen, ws, http } = await listed(listing([conv("rick", 5, 2), conv("morty", 3, 1)]));
+    expect(seen.unread).toEqual([
+      {
+        total: 3,
+        conversations: [
+          { id: "rick", unread: 2 },
+          { id: "morty", unread: 1 },
+        ],
+      },
+    ]);
+    // At or below lastSeq (a replay of what the list counted), my own sends, and repeats: no change.
+    ws.receive(msg(5));
+    ws.receive({ ...msg(6, "mine", "me"), to: "rick" });
+    ws.receive(msg(7));
+    ws.receive(msg(7));
+    ws.receive(msg(8, "hi", "summer"));
+    expect(seen.unread.slice(1)).toEqual([
+      { total: 4, conversations: [{ id: "rick", unread: 3 }] },
+      { total: 5, conversations: [{ id: "summer", unread: 1 }] },
+    ]);
+    // The whole list was one page: a new conversation is new, with nothing to ask the server.
+    await vi.advanceTimersByTimeAsync(10 * T_MS);
+    expect(http.requests).toHaveLength(1);
+  });
+
+  it("clears a conversation at once when its newest message is read, here or on another device", async () => {
+    const { client, seen, ws, http } = await listed(
+      listing([conv("rick", 5, 2), { ...conv("morty", 3, 1), last: { ...msg(3, "hi", "morty"), id: "m3" } }]),
     );
-    expect(out.trim()).toBe("function function");
+    http.answer = () => ({ body: { messages: [msg(4), msg(5)], next: null } });
+    await client.history("rick");
+    client.markRead("s5");
+    expect(ws.frames.at(-1)).toEqual({ type: "ACK_MSG", content: "MESSAGE_READ", message: "s5" });
+    expect(seen.unread.at(-1)).toEqual({ total: 1, conversations: [{ id: "rick", unread: 0 }] });
+
+    ws.receive(msg(7));
+    ws.receive(msg(8));
+    expect(seen.unread.at(-1)).toEqual({ total: 3, conversations: [{ id: "rick", unread: 2 }] });
+    // Another tab read up to 7: one left.
+    ws.receive(ownReadElsewhere(9, "s7"));
+    expect(seen.unread.at(-1)).toEqual({ total: 2, conversations: [{ id: "rick", unread: 1 }] });
+    // The list's last message is known without history: morty's is read on another device.
+    ws.receive(ownReadElsewhere(10, "m3", "morty"));
+    expect(seen.unread.at(-1)).toEqual({ total: 1, conversations: [{ id: "morty", unread: 0 }] });
+    await vi.advanceTimersByTimeAsync(10 * T_MS);
+    expect(http.paths).toEqual(["/v1/conversations", "/v1/conversations/rick/messages"]);
+  });
+
+  it("asks the server when a read is older than the list's view, and asks again until the server has applied it", async () => {
+    const { client, seen, http } = await listed(listing([conv("rick", 10, 3, 6)], null, 3));
+    http.answer = () => ({ body: { messages: [msg(8), msg(9, "x", "me"), msg(10)], next: null } });
+    await client.history("rick");
+    const before = seen.unread.length;
+    // Of rick's 3 unread (7, 8, 10 perhaps), which are older than 8 only the server knows.
+    client.markRead("s8");
+    expect(seen.unread).toHaveLength(before);
+    // The first answer comes before the server applied the read: the same counts again.
+    http.answer = () => ({ body: listing([conv("rick", 10, 3, 6)]) });
+    await vi.advanceTimersByTimeAsync(T_MS);
+    expect(http.paths.slice(2)).toEqual(["/v1/conversations"]);
+    expect(seen.unread).toHaveLength(before);
+    http.answer = () => ({ body: listing([conv("rick", 10, 1, 8)]) });
+    await vi.advanceTimersByTimeAsync(2 * T_MS);
+    expect(http.requests).toHaveLength(4);
+    expect(seen.unread.at(-1)).toEqual({ total: 1, conversations: [{ id: "rick", unread: 1 }] });
+    await vi.advanceTimersByTimeAsync(20 * T_MS);
+    expect(http.requests).toHaveLength(4);
+  });
+
+  it("refetches once for a burst of reads it cannot place, with the app's page size", async () => {
+    const http = new FakeHttp();
+    http.answer = () => ({ body: listing([conv("rick", 5, 2), conv("morty", 3, 1)]) });
+    const { client, seen } = makeClient({ fetch: http.fetch });
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept(50);
+    await client.conversations({ limit: 20 });
+    // Another device read messages this one never saw.
+    ws.receive(ownReadElsewhere(51, "unseen-1"));
+    ws.receive(ownReadElsewhere(52, "unseen-2", "morty"));
+    client.markRead("unseen-3");
+    http.answer = () => ({ body: listing([conv("rick", 5, 0, 5), conv("morty", 3, 0, 3)]) });
+    await vi.advanceTimersByTimeAsync(T_MS);
+    expect(http.paths).toEqual(["/v1/conversations?limit=20", "/v1/conversations?limit=20"]);
+    expect(seen.unread.at(-1)).toEqual({
+      total: 0,
+      conversations: [
+        { id: "rick", unread: 0 },
+        { id: "morty", unread: 0 },
+      ],
+    });
+  });
+
+  it("keeps a count from a partial list right: an old conversation's return is counted by the server", async () => {
+    // Page one of several: rick and morty; 4 more unread in conversations further down.
+    const { client, seen, ws, http } = await listed(listing([conv("rick", 20, 1), conv("morty", 10, 0)], "10", 5));
+    expect(seen.unread.at(-1)).toMatchObject({ total: 5 });
+    // Older than the page's last conversation: a replay of something the list counted.
+    ws.receive(msg(8, "old", "birdperson"));
+    expect(seen.unread).toHaveLength(1);
+    ws.receive(msg(21, "hello again", "birdperson"));
+    expect(seen.unread.at(-1)).toEqual({ total: 6, conversations: [{ id: "birdperson", unread: 1 }] });
+    http.answer = () => ({ body: listing([conv("birdperson", 21, 3), conv("rick", 20, 1)], "20", 6) });
+    await vi.advanceTimersByTimeAsync(T_MS);
+    expect(http.requests).toHaveLength(2);
+    expect(seen.unread.at(-1)).toEqual({ total: 6, conversations: [{ id: "birdperson", unread: 3 }] });
+    // A later page adds what it shows and takes it out of the rest.
+    http.answer = () => ({ body: listing([conv("gazorpazorp", 4, 2)], null, 6) });
+    await client.conversations({ before: "10" });
+    expect(seen.unread.at(-1)).toEqual({ total: 6, conversations: [{ id: "gazorpazorp", unread: 2 }] });
+  });
+
+  it("tries a failed refetch a few times, later each time, then leaves the counts", async () => {
+    const { client, http } = await listed(listing([conv("rick", 5, 2)]));
+    http.answer = () => {
+      throw new TypeError("fetch failed");
+    };
+    client.markRead("unseen");
+    await vi.advanceTimersByTimeAsync(T_MS);
+    expect(http.requests).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(2 * T_MS);
+    expect(http.requests).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(4 * T_MS);
+    expect(http.requests).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(8 * T_MS);
+    expect(http.requests).toHaveLength(5);
+    await vi.advanceTimersByTimeAsync(100 * T_MS);
+    expect(http.requests).toHaveLength(5);
+  });
+
+  it("stays quiet until the app lists conversations, and stops refetching on close()", async () => {
+    const http = new FakeHttp();
+    const { client, seen } = makeClient({ fetch: http.fetch });
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept(3);
+    ws.receive(msg(1));
+    client.markRead("s1");
+    ws.receive(ownReadElsewhere(2, "other"));
+    await vi.advanceTimersByTimeAsync(10 * T_MS);
+    expect(seen.unread).toEqual([]);
+    expect(http.requests).toEqual([]);
+
+    http.answer = () => ({ body: listing([conv("rick", 1, 1)]) });
+    await client.conversations();
+    client.markRead("unseen");
+    client.close();
+    await vi.advanceTimersByTimeAsync(10 * T_MS);
+    expect(http.requests).toHaveLength(1);
+  });
+});
+
+describe("connect({ since })", () => {
+  it("resumes after the seq the app learned from the list, but never before what it had", () => {
+    const { client, seen } = makeClient();
+    client.connect({ since: 7 });
+    const ws = FakeSocket.latest();
+    expect(ws.query.get("since")).toBe("7");
+    ws.accept(9);
+    ws.receive(msg(7));
+    ws.receive(msg(8));
+    expect(seen.messages).toEqual(["m8"]);
+    client.close();
+    client.connect({ since: 4 });
+    expect(FakeSocket.latest().query.get("since")).toBe("8");
   });
 });
