@@ -4,7 +4,9 @@
  */
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash"] as const;
+export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence"] as const;
+/** Scenarios with no floor to compare with: they measure the server against itself. */
+export const SERVER_ONLY: readonly ScenarioName[] = ["crash", "history", "presence"];
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -28,6 +30,16 @@ export interface BenchOptions {
   crashMessages: number;
   /** crash: how long to wait after the restart for the outbox to redeliver. */
   crashRedeliverMs: number;
+  /** history: rows in the large log (half in the paged conversation, the rest over 999 others), timed requests per case. */
+  historyRows: number;
+  historyRequests: number;
+  /** group: members (one socket each), senders among them, messages per sender. */
+  groupMembers: number;
+  groupSenders: number;
+  groupMessages: number;
+  /** presence: users (in groups of 21, each watching the other 20), online/offline cycles timed. */
+  presenceUsers: number;
+  presenceCycles: number;
   /** Upper bound on any one scenario run. */
   scenarioTimeoutMs: number;
   /** Profile the real server's (and the floor's) hot path instead of the timed run. */
@@ -61,6 +73,13 @@ export const DEFAULTS: BenchOptions = {
   drainWindow: 64,
   crashMessages: 1000,
   crashRedeliverMs: 15_000,
+  historyRows: 10_000,
+  historyRequests: 200,
+  groupMembers: 100,
+  groupSenders: 5,
+  groupMessages: 40,
+  presenceUsers: 1000,
+  presenceCycles: 20,
   scenarioTimeoutMs: 120_000,
   profile: false,
   profileScenario: "pairs",
@@ -81,6 +100,12 @@ export const QUICK: Partial<BenchOptions> = {
   drain: 1000,
   crashMessages: 300,
   crashRedeliverMs: 12_000,
+  historyRows: 2000,
+  historyRequests: 50,
+  groupMembers: 30,
+  groupMessages: 20,
+  presenceUsers: 105,
+  presenceCycles: 5,
 };
 
 const NUMERIC = [
@@ -98,6 +123,13 @@ const NUMERIC = [
   "drainWindow",
   "crashMessages",
   "crashRedeliverMs",
+  "historyRows",
+  "historyRequests",
+  "groupMembers",
+  "groupSenders",
+  "groupMessages",
+  "presenceUsers",
+  "presenceCycles",
   "scenarioTimeoutMs",
   "profileIntervalUs",
 ] as const satisfies readonly (keyof BenchOptions)[];

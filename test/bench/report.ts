@@ -20,6 +20,32 @@ export const TARGETS: readonly TargetSpec[] = [
   { label: "reconnects/s ≥ 0.9× floor", scenario: "connect", metric: "reconnectsPerSec", of: "ratio", op: ">=", threshold: 0.9 },
   { label: "CPU per connect ≤ 1.15× floor", scenario: "connect", metric: "runtimeCpuUsPerConn", of: "ratio", op: "<=", threshold: 1.15 },
   { label: "bytes per connection ≤ 1.2× floor", scenario: "connect", metric: "bytesPerConn", of: "ratio", op: "<=", threshold: 1.2 },
+  {
+    label: "history: 10,000-row page p50 ≤ 1.5× the 100-row p50",
+    scenario: "history",
+    metric: "pageGrowth",
+    of: "server",
+    op: "<=",
+    threshold: 1.5,
+  },
+  {
+    label: "pairs throughput ≥ 0.7× floor (with the conversation index)",
+    scenario: "pairs",
+    metric: "msgsPerSec",
+    of: "ratio",
+    op: ">=",
+    threshold: 0.7,
+  },
+  { label: "group deliveries/s ≥ 0.5× floor", scenario: "group", metric: "deliveriesPerSec", of: "ratio", op: ">=", threshold: 0.5 },
+  { label: "group send-to-last-member p99 ≤ 2× floor", scenario: "group", metric: "lastMemberP99", of: "ratio", op: "<=", threshold: 2 },
+  {
+    label: "group: lost + duplicated + out of group order = 0",
+    scenario: "group",
+    metric: "anomalies",
+    of: "server",
+    op: "==",
+    threshold: 0,
+  },
   { label: "offline drain ≥ 5,000 msgs/s", scenario: "drain", metric: "msgsPerSec", of: "server", op: ">=", threshold: 5000 },
   { label: "pairs: lost + duplicated + out-of-order = 0", scenario: "pairs", metric: "anomalies", of: "server", op: "==", threshold: 0 },
   { label: "fan-in: lost + duplicated + out-of-order = 0", scenario: "fanin", metric: "anomalies", of: "server", op: "==", threshold: 0 },
@@ -38,7 +64,7 @@ export const TARGETS: readonly TargetSpec[] = [
 interface Row {
   metric: string;
   label: string;
-  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs";
+  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs" | "x";
 }
 
 /** Counts that must be 0 wherever messages flow. */
@@ -81,6 +107,31 @@ const ROWS: Record<string, Row[]> = {
     { metric: "fillMsgsPerSec", label: "queue fill (acks/s, one sender)", unit: "msgs/s" },
     ...ANOMALY_ROWS,
   ],
+  history: [
+    { metric: "page100P50", label: "50-message page, 100-row log, p50", unit: "ms" },
+    { metric: "page100P99", label: "… p99", unit: "ms" },
+    { metric: "page10kP50", label: "50-message page, large log, p50", unit: "ms" },
+    { metric: "page10kP99", label: "… p99", unit: "ms" },
+    { metric: "pageGrowth", label: "page p50, large / 100-row", unit: "x" },
+    { metric: "list100P50", label: "conversation list, 100 rows (1 conversation), p50", unit: "ms" },
+    { metric: "list100P99", label: "… p99", unit: "ms" },
+    { metric: "list10kP50", label: "conversation list, large log (1,000 conversations), p50", unit: "ms" },
+    { metric: "list10kP99", label: "… p99", unit: "ms" },
+    { metric: "listGrowth", label: "list p50, large / 100-row", unit: "x" },
+  ],
+  group: [
+    { metric: "deliveriesPerSec", label: "member deliveries", unit: "msgs/s" },
+    { metric: "lastMemberP50", label: "send to last member p50", unit: "ms" },
+    { metric: "lastMemberP99", label: "send to last member p99", unit: "ms" },
+    { metric: "runtimeCpuUsPerDelivery", label: "workerd runtime CPU per delivery", unit: "µs" },
+    ...ANOMALY_ROWS,
+  ],
+  presence: [
+    { metric: "watchRegistrations", label: "watch registrations answered", unit: "count" },
+    { metric: "presenceFramesPerTransition", label: "PRESENCE frames (= watcher RPCs) per transition", unit: "count" },
+    { metric: "cpuUsPerTransitionWatched", label: "workerd CPU per connect or disconnect, 20 watchers", unit: "µs" },
+    { metric: "cpuUsPerTransitionAlone", label: "… with no watchers", unit: "µs" },
+  ],
   crash: [
     { metric: "acked", label: "acked before SIGKILL", unit: "count" },
     { metric: "missingFromSenderLog", label: "acked but missing from sender's log", unit: "count" },
@@ -96,11 +147,14 @@ export const SCENARIO_TITLES: Record<string, string> = {
   connect: "connect",
   drain: "offline drain",
   crash: "crash (server only)",
+  history: "history (server only)",
+  group: "group",
+  presence: "presence (server only)",
 };
 
 export function fmt(value: number | undefined, unit: Row["unit"] | "ratio"): string {
   if (value === undefined || !Number.isFinite(value)) return "–";
-  if (unit === "ratio") return `${value.toFixed(2)}×`;
+  if (unit === "ratio" || unit === "x") return `${value.toFixed(2)}×`;
   if (unit === "KB") return `${(value / 1024).toFixed(0)}`;
   if (unit === "ms") return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
   if (unit === "count") return String(Math.round(value * 10) / 10);

@@ -12,13 +12,14 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { type DevServer, ROOT, startDevServer } from "../node/devserver.ts";
 import { type ChartData, FLOOR_COLOR, renderChart, SERVER_COLOR } from "./chart.ts";
-import { type BenchOptions, parseOptions, type ScenarioName } from "./options.ts";
+import { type BenchOptions, parseOptions, type ScenarioName, SERVER_ONLY } from "./options.ts";
 import { cpuDelta, sampleWorkerd } from "./proc.ts";
 import { profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
 import { resultsTable, SCENARIO_TITLES, TARGETS, targetsTable } from "./report.ts";
 import { type Ctx, connect, crash, drain, fanin, pairs, type RunOutput } from "./scenarios.ts";
 import { FLOOR_PATH, plainFloorToml, snapshotServer } from "./snapshot.ts";
 import { aggregateRuns, evaluateTargets, type Metrics, ratios, type ScenarioMedians } from "./stats.ts";
+import { group, history, presence } from "./v2.ts";
 
 type Kind = "server" | "floor";
 /** Counts where one bad run must show: the worst run is reported, not the median. */
@@ -77,7 +78,15 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 const log = (msg: string) => console.error(msg);
-const runners: Record<Exclude<ScenarioName, "crash">, (ctx: Ctx) => Promise<RunOutput>> = { pairs, fanin, connect, drain };
+const runners: Record<Exclude<ScenarioName, "crash">, (ctx: Ctx) => Promise<RunOutput>> = {
+  pairs,
+  fanin,
+  connect,
+  drain,
+  history,
+  group: (ctx) => group(ctx, ctx.kind),
+  presence,
+};
 let runCounter = 0;
 const runId = () => `${Date.now().toString(36)}${(runCounter++).toString(36)}`;
 const load = () => loadavg().map((l) => Number(l.toFixed(2)));
@@ -123,12 +132,12 @@ async function bench(): Promise<void> {
   for (const scenario of opts.scenarios) {
     if (scenario === "crash") continue;
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const kind of ["server", "floor"] as const) {
+      for (const kind of SERVER_ONLY.includes(scenario) ? (["server"] as const) : (["server", "floor"] as const)) {
         let server: DevServer | undefined;
         try {
           server = await start(kind);
           const pids = workerdPids(server);
-          const out = await runners[scenario]({ server, opts, runId: runId(), log });
+          const out = await runners[scenario]({ server, opts, runId: runId(), log, kind });
           if (workerdPids(server) !== pids) out.notes.push("workerd restarted during the run: numbers are suspect");
           record(scenario, kind, round, out);
         } catch (err) {
@@ -283,6 +292,14 @@ function brief(m: Metrics): string {
   f("missingFromSenderLog", "missing(sender log)");
   f("missingAtRecipient", "missing(recipient)");
   f("redeliverMs", "redeliver ms");
+  f("page100P50", "page@100 p50", 2);
+  f("page10kP50", "page@large p50", 2);
+  f("list10kP50", "list@large p50", 2);
+  f("deliveriesPerSec", "deliveries/s");
+  f("lastMemberP99", "last-member p99", 1);
+  f("presenceFramesPerTransition", "watcher RPCs/transition", 1);
+  f("cpuUsPerTransitionWatched", "cpu µs/transition (20 watchers)");
+  f("cpuUsPerTransitionAlone", "(no watchers)");
   if (m.anomalies !== undefined) parts.push(`anomalies ${m.anomalies}`);
   return parts.join(", ");
 }
@@ -325,7 +342,9 @@ async function profile(o: BenchOptions): Promise<void> {
         profile: prof,
         result,
         modules,
-      } = await profiled(server.inspectorPort, o.profileIntervalUs, () => runners[scenario]({ server, opts: o, runId: runId(), log }));
+      } = await profiled(server.inspectorPort, o.profileIntervalUs, () =>
+        runners[scenario]({ server, opts: o, runId: runId(), log, kind }),
+      );
       const cpu = cpuDelta(before, sampleWorkerd(server.process.pid!, server.port));
       const file = `profile-${scenario}-${kind}.cpuprofile`;
       writeFileSync(join(outDir, file), JSON.stringify(prof));

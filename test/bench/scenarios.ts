@@ -27,6 +27,8 @@ export interface Ctx {
   /** Unique per run, so user names never repeat. */
   runId: string;
   log: (msg: string) => void;
+  /** Which one `server` is. */
+  kind: "server" | "floor";
 }
 
 // ---- traffic: the shared engine of pairs, fanin and the crash check --------------

@@ -176,7 +176,7 @@ describe("options", () => {
 describe("the floor's storage class", () => {
   const toml = readFileSync(new URL("../bench/floor/wrangler.toml", import.meta.url), "utf8");
   it("is SQLite-backed like the server's", () => {
-    expect(toml).toMatch(/^new_sqlite_classes = \["FloorUser"\]$/m);
+    expect(toml).toMatch(/^new_sqlite_classes = \["FloorUser", "FloorGroup"\]$/m);
     expect(readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8")).toMatch(/^new_sqlite_classes = \["UserObject"\]$/m);
   });
   it("becomes a plain class for --floor-storage=plain", () => {

@@ -19,6 +19,7 @@ import type { UserContent } from "../../../src/protocol/frames.ts";
 
 interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
+  FLOOR_GROUPS: DurableObjectNamespace<FloorGroup>;
   CONNECT_LIMITER: RateLimit;
 }
 
@@ -30,6 +31,12 @@ export default {
   async fetch(request, env): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === "/health") return Response.json({ status: "ok" });
+    if (url.pathname.startsWith("/floor/groups/")) {
+      const id = decodeURIComponent(url.pathname.slice("/floor/groups/".length));
+      const { members } = (await request.json()) as { members: string[] };
+      await env.FLOOR_GROUPS.getByName(id).setMembers(members);
+      return Response.json({ id });
+    }
     if (url.pathname !== "/ws") return httpError(404, "not_found", "connect to /ws");
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "WebSocket only");
     const address = request.headers.get("CF-Connecting-IP") ?? "unknown";
@@ -102,6 +109,10 @@ export class FloorUser extends DurableObject<FloorEnv> {
     const copy = withSeq(text, ++this.seq);
     for (const other of this.ctx.getWebSockets()) if (other !== ws) trySend(other, copy);
     if (to === user) return;
+    if (to.startsWith("group:")) {
+      await this.env.FLOOR_GROUPS.getByName(to).post(user, text);
+      return;
+    }
     const stub = this.stubs.get(to) ?? this.env.FLOOR.getByName(to);
     this.stubs.set(to, stub);
     try {
@@ -129,6 +140,23 @@ export class FloorUser extends DurableObject<FloorEnv> {
     } catch {
       // already closed
     }
+  }
+}
+
+/**
+ * The floor's group: members in memory (set by the benchmark over HTTP), and
+ * each message relayed to every other member's object at once, one RPC per
+ * member per message: no log, no order authority, no outbox, no batching.
+ */
+export class FloorGroup extends DurableObject<FloorEnv> {
+  private members: string[] = [];
+
+  setMembers(members: string[]): void {
+    this.members = members;
+  }
+
+  async post(from: string, text: string): Promise<void> {
+    await Promise.all(this.members.filter((m) => m !== from).map((m) => this.env.FLOOR.getByName(m).deliver(text)));
   }
 }
 
