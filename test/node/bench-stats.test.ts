@@ -149,7 +149,7 @@ describe("options", () => {
   it("defaults to the issue's setting", () => {
     const o = parseOptions([], {});
     expect(o).toMatchObject({ rounds: 3, pairs: 10, messages: 500, window: 16, connects: 2000, drain: 5000 });
-    expect(o.scenarios).toEqual(["pairs", "fanin", "connect", "drain", "crash"]);
+    expect(o.scenarios).toEqual(["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence"]);
   });
   it("applies --quick, then the environment, then flags", () => {
     const o = parseOptions(["--quick", "--pairs=3", "--only=pairs,drain"], { BENCH_PAIRS: "7", BENCH_MESSAGES: "42" });
@@ -181,7 +181,7 @@ describe("the floor's storage class", () => {
   });
   it("becomes a plain class for --floor-storage=plain", () => {
     const plain = plainFloorToml(toml);
-    expect(plain).toMatch(/^new_classes = \["FloorUser"\]$/m);
+    expect(plain).toMatch(/^new_classes = \["FloorUser", "FloorGroup"\]$/m);
     expect(plain).not.toMatch(/^new_sqlite_classes/m);
     expect(() => plainFloorToml('name = "x"\n')).toThrow(/no new_sqlite_classes/);
   });
