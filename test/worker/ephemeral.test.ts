@@ -13,7 +13,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { UserObject } from "../../src/user/object.ts";
-import { Client, createGroup, type Frame, TIME, uniqueUser } from "./helpers.ts";
+import { Client, createGroup, TIME, uniqueUser, users } from "./helpers.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -24,10 +24,6 @@ const subscribe = (c: Client, users: unknown, id?: string) =>
   c.send({ id, type: "EVENT_MSG", content: "PRESENCE_SUBSCRIBE", message: users });
 const isTyping = { type: "EVENT_MSG", content: "TYPING" };
 const isPresence = { type: "EVENT_MSG", content: "PRESENCE" };
-
-async function users<N extends string[]>(...names: N): Promise<{ [K in keyof N]: Client }> {
-  return (await Promise.all(names.map((n) => Client.connect(uniqueUser(n))))) as { [K in keyof N]: Client };
-}
 
 function tables(user: string): Promise<Record<string, number>> {
   return runInDurableObject(env.USERS.getByName(user), (_o, state) => {
@@ -230,5 +226,3 @@ describe("presence", () => {
     expect(logs).toBe(1);
   });
 });
-
-void ({} as Frame);

@@ -14,15 +14,11 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GroupObject } from "../../src/group/object.ts";
 import { UserObject } from "../../src/user/object.ts";
-import { api, apiJson, Client, createGroup, type Frame, TIME, uniqueUser } from "./helpers.ts";
+import { api, apiJson, Client, createGroup, type Frame, TIME, uniqueUser, users } from "./helpers.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-async function users<N extends string[]>(...names: N): Promise<{ [K in keyof N]: Client }> {
-  return (await Promise.all(names.map((n) => Client.connect(uniqueUser(n))))) as { [K in keyof N]: Client };
-}
 
 /** A group of these users, each having seen its `created` event. */
 async function group(creator: Client, ...others: Client[]): Promise<string> {

@@ -8,13 +8,9 @@
  * Group messages and receipts: group-messages.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { api, apiJson, Client, createGroup, expectRefused, type Frame, TIME, uniqueUser } from "./helpers.ts";
+import { api, apiJson, type Client, createGroup, expectRefused, type Frame, TIME, uniqueUser, users } from "./helpers.ts";
 
 const GROUP_ID = /^group:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-async function users<N extends string[]>(...names: N): Promise<{ [K in keyof N]: Client }> {
-  return (await Promise.all(names.map((n) => Client.connect(uniqueUser(n))))) as { [K in keyof N]: Client };
-}
 
 const events = (c: Client, n: number) => c.expectAll({ content: "GROUP_EVENT" }, n);
 

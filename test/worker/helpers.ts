@@ -187,6 +187,11 @@ export class Client {
 export const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** One connected socket per name, each a fresh user (`uniqueUser`). */
+export async function users<N extends string[]>(...names: N): Promise<{ [K in keyof N]: Client }> {
+  return (await Promise.all(names.map((n) => Client.connect(uniqueUser(n))))) as { [K in keyof N]: Client };
+}
+
 /** An HTTP request to the Worker as `user` (Bearer token), with a JSON body if given. */
 export async function api(
   user: string,
