@@ -94,12 +94,10 @@ export function changed(u: User, of: string, next: PresenceStatus, now: number):
 /** This user came online (its first socket) or went offline (its last): its watchers hear it. */
 export function announce(u: User, next: PresenceStatus, now: number): void {
   if (!u.db.exists) return;
-  u.db.sql.exec("DELETE FROM watchers WHERE expires < ?", now);
-  const watchers = u.db.sql
-    .exec<{ watcher: string }>("SELECT watcher FROM watchers")
-    .toArray()
-    .map((r) => r.watcher);
-  for (const watcher of watchers) {
+  // A read, and a write only when something expired: a reconnect with no watchers commits nothing.
+  const rows = u.db.sql.exec<{ watcher: string; expires: number }>("SELECT watcher, expires FROM watchers").toArray();
+  if (rows.some((r) => r.expires < now)) u.db.sql.exec("DELETE FROM watchers WHERE expires < ?", now);
+  for (const { watcher } of rows.filter((r) => r.expires >= now)) {
     u.ctx.waitUntil(
       u.env.USERS.getByName(watcher)
         .presenceChanged(u.me, next)
