@@ -62,6 +62,8 @@ async function connect(request: Request, url: URL, env: Env): Promise<Response> 
   forwarded.searchParams.delete("Authentication");
   const headers = new Headers(request.headers);
   headers.delete("Authorization");
+  // The hop to the object is inside the runtime: compressing it would only cost CPU (the client's own hop still negotiates).
+  headers.delete("Sec-WebSocket-Extensions");
   headers.set(USER_HEADER, auth.user);
   if (auth.expiresAt === null) headers.delete(EXPIRES_HEADER);
   else headers.set(EXPIRES_HEADER, String(auth.expiresAt));

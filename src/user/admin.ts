@@ -8,10 +8,8 @@ import { isoSecond, noticeText } from "../protocol/build.ts";
 import { SYSTEM } from "../protocol/frames.ts";
 import type { User } from "./context.ts";
 import { deliver } from "./deliver.ts";
+import { readMeta, writeMeta } from "./meta.ts";
 import { CLOSE_SERVER_DISCONNECT } from "./sockets.ts";
-
-/** Where a suspension's end is kept (the object's key-value storage: no tables for it). */
-const SUSPENDED_UNTIL = "suspendedUntil";
 
 /** A notice from the system, logged and queued like a message; the same key twice is one notice. */
 export function notice(u: User, key: string, rawMessage: string, now: number): { id: string; time: string } {
@@ -34,7 +32,7 @@ export function notice(u: User, key: string, rawMessage: string, now: number): {
 
 /** Closes every socket of the user with 4003; with `until`, new connections are refused (403) until then. */
 export function disconnect(u: User, until: number | null, reason: string): number {
-  if (until !== null) u.ctx.storage.kv.put(SUSPENDED_UNTIL, until);
+  if (until !== null) writeMeta(u, "suspendedUntil", until);
   const sockets = u.sockets.all();
   for (const ws of sockets) u.sockets.close(ws, CLOSE_SERVER_DISCONNECT, reason);
   return sockets.length;
@@ -42,8 +40,8 @@ export function disconnect(u: User, until: number | null, reason: string): numbe
 
 /** When the user's suspension ends, if it has not yet. */
 export function suspendedUntil(u: User, now: number): number | null {
-  const until = u.ctx.storage.kv.get<number>(SUSPENDED_UNTIL);
-  return until !== undefined && until > now ? until : null;
+  const until = readMeta(u, "suspendedUntil");
+  return until !== null && until > now ? until : null;
 }
 
 /** The groups the user is in, for erasure to leave them first. */

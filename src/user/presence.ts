@@ -6,23 +6,22 @@
  * word. The watched object tells its watchers only on its first-socket-open
  * and last-socket-close transitions, so five tabs closing one by one are one
  * `offline`. A watcher whose sockets no longer watch says so, and is dropped;
- * one that vanished expires.
+ * one that vanished expires. `lastSeen` is one write per offline transition.
  */
 import { errorMessage, logEvent } from "../logging.ts";
 import { isoSecond, presenceText } from "../protocol/build.ts";
 import type { PresenceStatus, PresenceSubscribeRequest } from "../protocol/frames.ts";
 import type { User } from "./context.ts";
+import { readMeta, writeMeta } from "./meta.ts";
 
 /** A registration lasts this long unless renewed by another subscribe. */
 const WATCH_TTL_MS = 24 * 3_600_000;
-/** When the user's last socket closed (key-value storage: one write per offline transition). */
-const LAST_SEEN = "lastSeen";
 
 /** Online while the user has an open socket; offline since the last one closed. */
 export function status(u: User): PresenceStatus {
   if (openSockets(u) > 0) return { status: "online", lastSeen: null };
-  const lastSeen = u.ctx.storage.kv.get<number>(LAST_SEEN);
-  return { status: "offline", lastSeen: lastSeen === undefined ? null : isoSecond(lastSeen) };
+  const lastSeen = readMeta(u, "lastSeen");
+  return { status: "offline", lastSeen: lastSeen === null ? null : isoSecond(lastSeen) };
 }
 
 /** A direct conversation with `other`, in either direction, is in this user's index. */
@@ -123,11 +122,13 @@ export function forgetSocket(u: User, connectionId: string): void {
  * status to announce. Several sockets can close together (the client sees
  * its close before this object does), and each finds none left: only the
  * first since the closing socket connected is the transition, the others
- * return null.
+ * return null. A user with no tables has no conversations, so nobody can
+ * watch them: nothing to remember, nobody to tell.
  */
 export function wentOffline(u: User, connectedAt: number, now: number): PresenceStatus | null {
-  const last = u.ctx.storage.kv.get<number>(LAST_SEEN);
-  if (last !== undefined && last >= connectedAt) return null;
-  u.ctx.storage.kv.put(LAST_SEEN, now);
+  if (!u.db.exists) return null;
+  const last = readMeta(u, "lastSeen");
+  if (last !== null && last >= connectedAt) return null;
+  writeMeta(u, "lastSeen", now);
   return { status: "offline", lastSeen: isoSecond(now) };
 }

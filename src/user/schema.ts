@@ -136,4 +136,11 @@ export const MIGRATIONS: readonly Migration[] = [
      PRIMARY KEY (connection_id, user)
    ) WITHOUT ROWID;
    CREATE INDEX watching_user ON watching(user);`,
+  // Small facts about the user: when their last socket closed (presence's
+  // lastSeen) and until when the server API suspended them. A user with no
+  // tables has neither, so connecting never reads or writes anything for them.
+  `CREATE TABLE meta (
+     key TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   );`,
 ];
