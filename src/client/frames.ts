@@ -5,6 +5,8 @@
  */
 import type { ReceiptContent, ServerFrame, UserContent } from "../protocol/frames.ts";
 
+const GROUP_EVENTS: ReadonlySet<unknown> = new Set(["created", "member_added", "member_removed", "member_left", "role_changed", "renamed"]);
+
 /** A USER_MSG as a client sends it (PROTOCOL.md, Sending a message). `from` is never sent: the server sets it. */
 export interface OutgoingUserMsg {
   id: string;
@@ -55,7 +57,10 @@ export function parseServerFrame(text: string): ServerFrame | null {
       case "SYSTEM_MSG/CONNECTION_ID":
         return isObject(v.message) && isString(v.message.user) && Number.isSafeInteger(v.message.seq);
       case "SYSTEM_MSG/ERROR":
-        return isObject(v.message) && isString(v.message.code);
+        // A late group refusal is logged, so it carries a seq.
+        return isObject(v.message) && isString(v.message.code) && (v.seq === undefined || isSeq(v.seq));
+      case "SYSTEM_MSG/GROUP_EVENT":
+        return isString(v.from) && isString(v.to) && isObject(v.message) && GROUP_EVENTS.has(v.message.event) && isSeq(v.seq);
       default:
         return false;
     }

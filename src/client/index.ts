@@ -7,6 +7,8 @@ export type {
   ErrorCode,
   GroupEvent,
   GroupEventFrame,
+  GroupEventName,
+  GroupRole,
   NoticeFrame,
   ReceiptContent,
   ReceiptFrame,
@@ -35,11 +37,13 @@ export {
   type ConnectionState,
   type ConnectOptions,
   LunarLoomClient,
+  type Refusal,
   type SendOptions,
   type ServerError,
 } from "./client.ts";
 export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor, WebSocketLike } from "./connection.ts";
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
 export type { OutgoingReceipt, OutgoingUserMsg } from "./frames.ts";
+export type { Group, GroupMember, NewGroup } from "./groups.ts";
 export { type Ack, type Outgoing, SendError } from "./outbox.ts";
 export { conversationOf, type UnreadChange } from "./unread.ts";

@@ -13,7 +13,7 @@ import { ResumeCursor } from "../../src/client/cursor.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
 import { ApiError, fileBytes, filePayload, LunarLoomClient, SendError } from "../../src/client/index.ts";
 import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
-import { ack, conv, error, FakeHttp, FakeNetwork, FakeSocket, jwt, listing, makeClient, msg, receipt, T } from "./fakes.ts";
+import { ack, conv, error, FakeHttp, FakeNetwork, FakeSocket, groupEvent, jwt, listing, makeClient, msg, receipt, T } from "./fakes.ts";
 
 beforeEach(() => {
   FakeSocket.all = [];
@@ -103,6 +103,10 @@ describe("parseServerFrame", () => {
     expect(parseServerFrame(JSON.stringify(ack("c", "s")))).toMatchObject({ content: "MESSAGE_RECEIVED" });
     expect(parseServerFrame(JSON.stringify(receipt(2, "s")))).toMatchObject({ content: "MESSAGE_READ" });
     expect(parseServerFrame(JSON.stringify(error("BAD_JSON")))).toMatchObject({ content: "ERROR" });
+    expect(parseServerFrame(JSON.stringify({ ...error("FORBIDDEN", "c"), seq: 3 }))).toMatchObject({ content: "ERROR", seq: 3 });
+    expect(parseServerFrame(JSON.stringify(groupEvent(4, "group:g", { event: "renamed", name: "x" })))).toMatchObject({
+      content: "GROUP_EVENT",
+    });
     for (const bad of [
       "not json",
       "[]",
@@ -112,6 +116,9 @@ describe("parseServerFrame", () => {
       JSON.stringify({ ...receipt(1, "s"), message: 5 }),
       JSON.stringify({ ...msg(1), type: "NEW_KIND" }),
       JSON.stringify({ type: "USER_MSG" }),
+      JSON.stringify({ ...error("FORBIDDEN"), seq: -1 }),
+      JSON.stringify(groupEvent(4, "group:g", { event: "exploded" })),
+      JSON.stringify({ ...groupEvent(4, "group:g", { event: "renamed" }), seq: undefined }),
     ]) {
       expect(parseServerFrame(bad)).toBeNull();
     }

@@ -3,7 +3,7 @@
  * fetch and network, the frames the server sends, and a client wired to
  * them that records everything it reports. Shared by the client's unit tests.
  */
-import type { ConnectionState, FetchLike, UnreadChange } from "../../src/client/index.ts";
+import type { ConnectionState, FetchLike, GroupEventFrame, Refusal, UnreadChange } from "../../src/client/index.ts";
 import { LunarLoomClient } from "../../src/client/index.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: one handler type for the fake's message and close events.
@@ -118,13 +118,30 @@ export const error = (code: string, ref?: string) => ({
   message: ref === undefined ? { code, reason: "r" } : { code, reason: "r", ref },
 });
 
+export const groupEvent = (seq: number, group: string, message: object, from = "rick") => ({
+  id: `g${seq}`,
+  from,
+  to: group,
+  type: "SYSTEM_MSG",
+  time: T,
+  content: "GROUP_EVENT",
+  message,
+  seq,
+});
 /** An unsigned JWT-shaped token: the client only reads `exp` (the server verifies). */
 export const jwt = (n: number, expInS: number) =>
   `h.${btoa(JSON.stringify({ userId: "me", n, exp: Math.floor(Date.now() / 1000) + expInS })).replace(/=+$/, "")}.s`;
 
 /** The server's HTTP side, played by the test: every request is recorded and answered by `answer`. */
 export class FakeHttp {
-  readonly requests: { url: URL; authorization: string | undefined }[] = [];
+  readonly requests: {
+    url: URL;
+    method: string;
+    authorization: string | undefined;
+    headers: Record<string, string>;
+    /** The JSON body, parsed; undefined for none. */
+    body: unknown;
+  }[] = [];
   answer: (url: URL, authorization: string | undefined) => { status?: number; body: unknown } = () => ({
     status: 404,
     body: { error: "not_found", reason: "the test set no answer" },
@@ -132,7 +149,13 @@ export class FakeHttp {
 
   readonly fetch: FetchLike = async (url, init) => {
     const u = new URL(url);
-    this.requests.push({ url: u, authorization: init.headers.Authorization });
+    this.requests.push({
+      url: u,
+      method: init.method ?? "GET",
+      authorization: init.headers.Authorization,
+      headers: init.headers,
+      body: init.body === undefined ? undefined : JSON.parse(init.body),
+    });
     const { status = 200, body } = this.answer(u, init.headers.Authorization);
     return new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
   };
@@ -154,7 +177,7 @@ export const conv = (id: string, lastSeq: number, unread: number, readUpTo = 0) 
   peerReadUpTo: 0,
   updated: T,
 });
-export const listing = (conversations: ReturnType<typeof conv>[], next: string | null = null, unread?: number) => ({
+export const listing = (conversations: (ReturnType<typeof conv> & { name?: string })[], next: string | null = null, unread?: number) => ({
   conversations,
   unread: unread ?? conversations.reduce((n, c) => n + c.unread, 0),
   next,
@@ -191,6 +214,8 @@ export function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomC
     states: [] as ConnectionState[],
     synced: [] as unknown[],
     unread: [] as UnreadChange[],
+    groupEvents: [] as GroupEventFrame[],
+    refused: [] as Refusal[],
   };
   client.on("message", (m) => seen.messages.push(m.message));
   client.on("ack", (a) => seen.acks.push(a));
@@ -199,5 +224,7 @@ export function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomC
   client.on("state", (s) => seen.states.push(s));
   client.on("synced", (s) => seen.synced.push(s.seq));
   client.on("unread", (u) => seen.unread.push(u));
+  client.on("groupEvent", (g) => seen.groupEvents.push(g));
+  client.on("refused", (r) => seen.refused.push(r));
   return { client, seen };
 }
