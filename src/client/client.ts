@@ -8,6 +8,8 @@
  *   conversations() / history() ─▶ GET /v1/… with the same token provider ─▶ pages
  *   createGroup() and friends ─▶ /v1/groups/… ─▶ the group as the server has it
  *   list + messages + reads ─▶ UnreadCounts ─▶ unread events for badges
+ *   typing() / TYPING frames ─▶ TypingSender / TypingWatch ─▶ typing events (live only)
+ *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
  */
 import type {
   ErrorCode,
@@ -35,8 +37,10 @@ import type { FilePayload } from "./file.ts";
 import { type OutgoingReceipt, type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
 import { type Ack, Outbox, type Outgoing } from "./outbox.ts";
+import { type PresenceChange, PresenceWatch } from "./presence.ts";
 import { TokenRefresher } from "./refresh.ts";
 import { Tokens } from "./tokens.ts";
+import { type TypingChange, TypingSender, TypingWatch } from "./typing.ts";
 import { type UnreadChange, UnreadCounts } from "./unread.ts";
 
 export interface ClientOptions {
@@ -119,6 +123,14 @@ export interface ClientEvents {
    * conversation), then follows messages and reads, on this device and others.
    */
   unread: UnreadChange;
+  /**
+   * Someone started or stopped typing in a conversation: `true` on their
+   * first TYPING, `false` on their `false`, their message, or 6 s after
+   * their last `true` (a tab that closed mid-word says nothing).
+   */
+  typing: TypingChange;
+  /** A watched user's status (see watchPresence): now, after every (re)connect, and on every change. */
+  presence: PresenceChange;
 }
 
 export interface ConnectOptions {
@@ -151,6 +163,9 @@ export class LunarLoomClient {
   private readonly api: Api;
   private readonly unreadCounts: UnreadCounts;
   private readonly groups: Groups;
+  private readonly typingSender: TypingSender;
+  private readonly typingWatch: TypingWatch;
+  private readonly presence: PresenceWatch;
   private readonly endpoint: URL;
   private readonly backoff: BackoffOptions;
   /** Receipts asked for while no socket was open; sent on the next connection. */
@@ -183,7 +198,14 @@ export class LunarLoomClient {
       changed: (change) => this.events.emit("unread", change),
     });
     this.groups = new Groups(this.api);
-    this.refresher = new TokenRefresher(tokens.forSocket, (text) => this.currentState.status === "open" && this.connection.send(text));
+    const sendNow = (text: string) => this.currentState.status === "open" && this.connection.send(text);
+    this.typingSender = new TypingSender(sendNow);
+    this.typingWatch = new TypingWatch(
+      () => this.me,
+      (change) => this.events.emit("typing", change),
+    );
+    this.presence = new PresenceWatch(sendNow, (change) => this.events.emit("presence", change));
+    this.refresher = new TokenRefresher(tokens.forSocket, sendNow);
     this.connection = new Connection(
       {
         token: tokens.forSocket,
@@ -232,6 +254,9 @@ export class LunarLoomClient {
 
   /** Disconnects and stops reconnecting. Unacknowledged sends stay in the outbox for a later connect(). */
   close(): void {
+    // Said while the socket is still there: the others' indicators go now rather than in 6 s.
+    this.typingSender.stopAll();
+    this.typingWatch.stop();
     this.unreadCounts.stop();
     this.refresher.stop();
     this.connection.stop();
@@ -243,7 +268,7 @@ export class LunarLoomClient {
   /**
    * Sends a message to a user or a group (`to` = the group's id); it goes out
    * now if connected, otherwise on the next connection, and is resent on every
-   * connection until the server acks it.
+   * connection until the server acks it. Ends the user's typing in that conversation.
    */
   send(to: string, message: unknown, options: SendOptions = {}): Outgoing {
     const frame: OutgoingUserMsg = {
@@ -256,6 +281,7 @@ export class LunarLoomClient {
     const { outgoing, text } = this.outbox.add(frame);
     // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
     if (text !== null && this.currentState.status === "open" && this.resendTimer === undefined) this.connection.send(text);
+    this.typingSender.stop(to);
     return outgoing;
   }
 
@@ -333,6 +359,28 @@ export class LunarLoomClient {
     return this.groups.removeMember(id, this.me);
   }
 
+  /**
+   * Says the user is typing in conversation `to` (a user or a group), or has
+   * stopped. While typing, `true` is repeated every 3 s; `typing(to, false)`
+   * or a send to `to` stops it with one `false`. Call it on every keystroke:
+   * only the first `true` of a spell goes out at once. Never queued: while
+   * offline nothing is sent.
+   */
+  typing(to: string, typing: boolean): void {
+    if (typing) this.typingSender.start(to);
+    else this.typingSender.stop(to);
+  }
+
+  /**
+   * Watches these users' presence (at most 100; a new list replaces the old):
+   * sent now if connected and again on every connection, answered by
+   * `presence` events. The server leaves out, without a word, users the user
+   * shares no conversation with; watch again once one exists.
+   */
+  watchPresence(users: Iterable<string>): void {
+    this.presence.watch(users);
+  }
+
   /** The server's id for a message this client sent, once acked. */
   serverId(clientId: string): string | undefined {
     return this.outbox.serverId(clientId);
@@ -373,6 +421,7 @@ export class LunarLoomClient {
         if (!this.cursor.accept(frame.seq)) return;
         this.events.emit("message", frame);
         this.unreadCounts.incoming(frame);
+        this.typingWatch.message(frame);
         return;
       case "MESSAGE_RECEIVED": {
         const ack = this.outbox.ack({ clientId: frame.id, serverId: frame.message, time: frame.time });
@@ -402,6 +451,12 @@ export class LunarLoomClient {
         if (frame.seq !== undefined && !this.cursor.accept(frame.seq)) return;
         this.onError(frame.message);
         return;
+      case "TYPING":
+        this.typingWatch.frame(frame);
+        return;
+      case "PRESENCE":
+        this.presence.frame(frame);
+        return;
     }
   }
 
@@ -415,6 +470,7 @@ export class LunarLoomClient {
     const receipts = this.receiptQueue;
     this.receiptQueue = [];
     for (const frame of receipts) if (!this.connection.send(JSON.stringify(frame))) this.receiptQueue.push(frame);
+    this.presence.opened();
   }
 
   private onPong(): void {
@@ -432,6 +488,8 @@ export class LunarLoomClient {
       this.onRefused({ clientId: error.ref, serverId: error.id, code: error.code, reason: error.reason });
       return;
     }
+    // Typing is never resent, so not even a transient refusal of it concerns the outbox.
+    if (error.ref !== undefined && this.typingSender.refused(error.ref)) return;
     if (TRANSIENT.has(error.code)) {
       // A transient refusal says nothing final about any pending message:
       // resend them all after a backoff; the server dedupes those it has.

@@ -13,7 +13,23 @@ import { ResumeCursor } from "../../src/client/cursor.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
 import { ApiError, fileBytes, filePayload, LunarLoomClient, SendError } from "../../src/client/index.ts";
 import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
-import { ack, conv, error, FakeHttp, FakeNetwork, FakeSocket, groupEvent, jwt, listing, makeClient, msg, receipt, T } from "./fakes.ts";
+import {
+  ack,
+  conv,
+  error,
+  FakeHttp,
+  FakeNetwork,
+  FakeSocket,
+  groupEvent,
+  jwt,
+  listing,
+  makeClient,
+  msg,
+  presenceFrame,
+  receipt,
+  T,
+  typingFrame,
+} from "./fakes.ts";
 
 beforeEach(() => {
   FakeSocket.all = [];
@@ -107,6 +123,8 @@ describe("parseServerFrame", () => {
     expect(parseServerFrame(JSON.stringify(groupEvent(4, "group:g", { event: "renamed", name: "x" })))).toMatchObject({
       content: "GROUP_EVENT",
     });
+    expect(parseServerFrame(JSON.stringify(typingFrame("rick", true)))).toMatchObject({ content: "TYPING", message: true });
+    expect(parseServerFrame(JSON.stringify(presenceFrame("rick", "offline", T)))).toMatchObject({ content: "PRESENCE" });
     for (const bad of [
       "not json",
       "[]",
@@ -119,6 +137,9 @@ describe("parseServerFrame", () => {
       JSON.stringify({ ...error("FORBIDDEN"), seq: -1 }),
       JSON.stringify(groupEvent(4, "group:g", { event: "exploded" })),
       JSON.stringify({ ...groupEvent(4, "group:g", { event: "renamed" }), seq: undefined }),
+      JSON.stringify(typingFrame("rick", "yes" as unknown as boolean)),
+      JSON.stringify({ ...presenceFrame("rick", "online"), message: { status: "away", lastSeen: null } }),
+      JSON.stringify({ ...presenceFrame("rick", "offline"), message: { status: "offline", lastSeen: 5 } }),
     ]) {
       expect(parseServerFrame(bad)).toBeNull();
     }

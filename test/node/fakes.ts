@@ -3,7 +3,15 @@
  * fetch and network, the frames the server sends, and a client wired to
  * them that records everything it reports. Shared by the client's unit tests.
  */
-import type { ConnectionState, FetchLike, GroupEventFrame, Refusal, UnreadChange } from "../../src/client/index.ts";
+import type {
+  ConnectionState,
+  FetchLike,
+  GroupEventFrame,
+  PresenceChange,
+  Refusal,
+  TypingChange,
+  UnreadChange,
+} from "../../src/client/index.ts";
 import { LunarLoomClient } from "../../src/client/index.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: one handler type for the fake's message and close events.
@@ -128,6 +136,26 @@ export const groupEvent = (seq: number, group: string, message: object, from = "
   message,
   seq,
 });
+/** TYPING from `from`; to this user directly unless `to` names a group. */
+export const typingFrame = (from: string, typing: boolean, to = "me") => ({
+  id: `t-${crypto.randomUUID()}`,
+  from,
+  to,
+  type: "EVENT_MSG",
+  time: T,
+  content: "TYPING",
+  message: typing,
+});
+export const presenceFrame = (from: string, status: "online" | "offline", lastSeen: string | null = null) => ({
+  id: `p-${crypto.randomUUID()}`,
+  from,
+  to: "me",
+  type: "EVENT_MSG",
+  time: T,
+  content: "PRESENCE",
+  message: { status, lastSeen },
+});
+
 /** An unsigned JWT-shaped token: the client only reads `exp` (the server verifies). */
 export const jwt = (n: number, expInS: number) =>
   `h.${btoa(JSON.stringify({ userId: "me", n, exp: Math.floor(Date.now() / 1000) + expInS })).replace(/=+$/, "")}.s`;
@@ -216,6 +244,8 @@ export function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomC
     unread: [] as UnreadChange[],
     groupEvents: [] as GroupEventFrame[],
     refused: [] as Refusal[],
+    typing: [] as TypingChange[],
+    presence: [] as PresenceChange[],
   };
   client.on("message", (m) => seen.messages.push(m.message));
   client.on("ack", (a) => seen.acks.push(a));
@@ -226,5 +256,7 @@ export function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomC
   client.on("unread", (u) => seen.unread.push(u));
   client.on("groupEvent", (g) => seen.groupEvents.push(g));
   client.on("refused", (r) => seen.refused.push(r));
+  client.on("typing", (t) => seen.typing.push(t));
+  client.on("presence", (p) => seen.presence.push(p));
   return { client, seen };
 }
