@@ -254,8 +254,7 @@ export class LunarLoomClient {
 
   /** Disconnects and stops reconnecting. Unacknowledged sends stay in the outbox for a later connect(). */
   close(): void {
-    // Said while the socket is still there: the others' indicators go now rather than in 6 s.
-    this.typingSender.stopAll();
+    this.typingSender.clear();
     this.typingWatch.stop();
     this.unreadCounts.stop();
     this.refresher.stop();

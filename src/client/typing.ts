@@ -52,8 +52,14 @@ export class TypingSender {
     this.frame(spell.id, to, false);
   }
 
-  stopAll(): void {
-    for (const to of [...this.active.keys()]) this.stop(to);
+  /**
+   * The client closed: no more repeats. No `false` either: the server drops
+   * frames that arrive together with the socket's close, so the peers' 6 s
+   * expiry ends the indicator.
+   */
+  clear(): void {
+    for (const spell of this.active.values()) clearInterval(spell.timer);
+    this.active.clear();
   }
 
   /**
