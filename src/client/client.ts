@@ -361,7 +361,8 @@ export class LunarLoomClient {
   /**
    * Says the user is typing in conversation `to` (a user or a group), or has
    * stopped. While typing, `true` is repeated every 3 s; `typing(to, false)`
-   * or a send to `to` stops it with one `false`. Call it on every keystroke:
+   * or a send to `to` stops it with one `false`, and leaving the group (or
+   * being removed) stops it without one. Call it on every keystroke:
    * only the first `true` of a spell goes out at once. Never queued: while
    * offline nothing is sent.
    */
@@ -438,10 +439,13 @@ export class LunarLoomClient {
         // The user read something on another tab or device.
         if (frame.content === "MESSAGE_READ" && frame.from === this.me) this.unreadCounts.read(frame.message);
         return;
-      case "GROUP_EVENT":
+      case "GROUP_EVENT": {
         if (!this.cursor.accept(frame.seq)) return;
+        const { event, user } = frame.message;
+        if ((event === "member_removed" || event === "member_left") && user === this.me) this.typingSender.drop(frame.to);
         this.events.emit("groupEvent", frame);
         return;
+      }
       case "TOKEN_REFRESHED":
         this.refresher.refreshed(frame.id);
         return;

@@ -52,14 +52,19 @@ export class TypingSender {
     this.frame(spell.id, to, false);
   }
 
+  /** Ends a spell without a `false`: the user left the group, where a `false` would only be refused. */
+  drop(to: string): void {
+    clearInterval(this.active.get(to)?.timer);
+    this.active.delete(to);
+  }
+
   /**
    * The client closed: no more repeats. No `false` either: the server drops
    * frames that arrive together with the socket's close, so the peers' 6 s
    * expiry ends the indicator.
    */
   clear(): void {
-    for (const spell of this.active.values()) clearInterval(spell.timer);
-    this.active.clear();
+    for (const to of [...this.active.keys()]) this.drop(to);
   }
 
   /**

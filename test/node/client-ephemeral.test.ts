@@ -2,14 +2,15 @@
  * The client library's typing and presence, against the fake server of
  * fakes.ts with fake timers: `true` at once and every 3 s while typing, one
  * `false` on stop and on a send to that conversation; nothing queued while
- * offline; no repeats after close(); a refused spell stops. Typists reported once per
+ * offline; no repeats after close(); a refused spell, or one in a group the
+ * user was removed from, stops without a word. Typists reported once per
  * spell and ended by their `false`, their message, or 6 s after their last
  * `true`. Presence: the watched list on every connection, replaced by a new
  * one, statuses only for watched users, the server's limit. The same
  * against the real Worker: client-e2e.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ack, error, FakeSocket, makeClient, msg, presenceFrame, T, typingFrame } from "./fakes.ts";
+import { ack, error, FakeSocket, groupEvent, makeClient, msg, presenceFrame, T, typingFrame } from "./fakes.ts";
 
 beforeEach(() => {
   FakeSocket.all = [];
@@ -89,6 +90,20 @@ describe("typing(to, on)", () => {
     vi.advanceTimersByTime(10_000);
     expect(typingSent(ws)).toEqual([["rick", true]]);
     expect(seen.states.at(-1)).toEqual({ status: "closed" });
+  });
+
+  it("ends a spell in a group the user left or was removed from without a false, which the server would refuse", () => {
+    const { client, ws } = connected();
+    client.typing(G, true);
+    client.typing("rick", true);
+    ws.receive(groupEvent(1, G, { event: "member_removed", user: "me" }));
+    client.typing(G, false);
+    vi.advanceTimersByTime(3000);
+    expect(typingSent(ws)).toEqual([
+      [G, true],
+      ["rick", true],
+      ["rick", true],
+    ]);
   });
 
   it("stops repeating a spell the server refused (a group one is not in), and fails no pending message", () => {
