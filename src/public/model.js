@@ -1,6 +1,8 @@
 // The page's view model: conversations and their messages, merged from the
 // conversation list, history pages and the socket by server id, so a message
-// that arrives more than one way is one bubble. No DOM and no client here.
+// that arrives more than one way is one bubble; a group's name, members and
+// whether the user is still one of them; who is typing where, and who is
+// online. No DOM and no client here.
 
 /** Tick order: a message only ever moves up it. */
 const RANK = { failed: -1, pending: 0, received: 1, delivered: 2, read: 3 };
@@ -14,7 +16,7 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
  * @property {string} [clientId] set while one of our sends waits for its ack
  * @property {string} from
  * @property {string} peer the conversation
- * @property {string} content
+ * @property {string} content TEXT_MESSAGE, FILE_MESSAGE, NOTICE, or GROUP_EVENT (a line about the group, not a bubble)
  * @property {unknown} message
  * @property {string} time
  * @property {"failed"|"pending"|"received"|"delivered"|"read"} [status] ticks, for our own messages
@@ -24,7 +26,12 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
 
 /**
  * @typedef {object} Chat
- * @property {string} peer
+ * @property {string} peer the conversation's id: the other user, a group's id, or "system"
+ * @property {"direct"|"group"|"system"} kind
+ * @property {string | null} name a group's name, once the list or an event said it
+ * @property {Map<string, string> | null} members a group's members and their roles, once fetched; kept by its events
+ * @property {boolean} member false once the user left or was removed from the group
+ * @property {Set<string>} typing who is typing in it now
  * @property {Msg[]} items in log order; our sends that have no seq yet come last, in send order
  * @property {Msg | null} last the newest message, for the preview
  * @property {number} unread from the client's unread events
@@ -44,6 +51,8 @@ export class Chats {
     this.byServerId = new Map();
     /** @type {Map<string, Msg>} */
     this.byClientId = new Map();
+    /** @type {Map<string, {status: "online"|"offline", lastSeen: string | null}>} watched users' presence */
+    this.presence = new Map();
     this.touches = 0;
   }
 
@@ -51,7 +60,22 @@ export class Chats {
   chat(peer) {
     let chat = this.byPeer.get(peer);
     if (!chat) {
-      chat = { peer, items: [], last: null, unread: 0, touched: 0, loaded: false, next: null, loading: null };
+      const kind = peer.startsWith("group:") ? "group" : peer === "system" ? "system" : "direct";
+      chat = {
+        peer,
+        kind,
+        name: null,
+        members: null,
+        member: true,
+        typing: new Set(),
+        items: [],
+        last: null,
+        unread: 0,
+        touched: 0,
+        loaded: false,
+        next: null,
+        loading: null,
+      };
       this.byPeer.set(peer, chat);
     }
     return chat;
@@ -66,6 +90,7 @@ export class Chats {
   listed(conversation, index) {
     const chat = this.chat(conversation.id);
     chat.touched = -index;
+    if (conversation.kind === "group") chat.name = conversation.name;
     if (conversation.last) chat.last = this.adopt(conversation.id, conversation.last);
   }
 
@@ -77,6 +102,69 @@ export class Chats {
     chat.items.push(msg);
     this.touch(chat, msg);
     return { chat, msg };
+  }
+
+  /**
+   * A change to a group, from the socket: a line in its conversation, and
+   * the group's name, members and the user's membership follow it. Null if
+   * it is already here.
+   */
+  groupEvent(frame) {
+    if (this.byServerId.has(frame.id)) return null;
+    const msg = this.adopt(frame.to, frame);
+    const chat = this.chat(frame.to);
+    chat.items.push(msg);
+    this.touch(chat, msg);
+    const { event, user, role, name, members } = frame.message;
+    if (name !== undefined) chat.name = name;
+    if (event === "created") {
+      chat.members = new Map(members.map((m) => [m.user, m.role]));
+      chat.member = chat.members.has(this.me);
+    } else if (event === "member_added" || event === "role_changed") {
+      chat.members?.set(user, role);
+      if (user === this.me) chat.member = true;
+    } else if (event === "member_removed" || event === "member_left") {
+      chat.members?.delete(user);
+      if (user === this.me) {
+        chat.member = false;
+        chat.members = null;
+      }
+    }
+    return { chat, msg };
+  }
+
+  /** A group as GET /v1/groups (or a change to it) answered: its members now (none to show once the user has left). */
+  group(group) {
+    const chat = this.chat(group.id);
+    chat.name = group.name;
+    chat.member = group.members.some((m) => m.user === this.me);
+    chat.members = chat.member ? new Map(group.members.map((m) => [m.user, m.role])) : null;
+    return chat;
+  }
+
+  /** The group answered 404: the user is not (or no longer) a member. */
+  notMember(id) {
+    const chat = this.chat(id);
+    chat.member = false;
+    chat.members = null;
+    return chat;
+  }
+
+  /** A typing event; false if it changed nothing. */
+  typing({ conversation, user, typing }) {
+    const set = this.chat(conversation).typing;
+    if (set.has(user) === typing) return false;
+    if (typing) set.add(user);
+    else set.delete(user);
+    return true;
+  }
+
+  /** The direct peers to watch for presence: those the user has a conversation with (the server answers only for them), latest first. */
+  peers(max) {
+    return this.sorted()
+      .filter((c) => c.kind === "direct" && c.peer !== this.me && c.last?.serverId !== undefined)
+      .slice(0, max)
+      .map((c) => c.peer);
   }
 
   /** One of our sends, before the server has it. */
@@ -127,6 +215,15 @@ export class Chats {
     return msg;
   }
 
+  /** The server stored our group message and then refused it (we had been removed): it reached nobody. */
+  refused(serverId, error) {
+    const msg = this.byServerId.get(serverId);
+    if (!msg) return null;
+    msg.status = "failed";
+    msg.error = error;
+    return msg;
+  }
+
   /**
    * The peer's receipt for one of our messages. Receipts are watermarks
    * (history's status counts them so): every earlier message of ours in that
@@ -135,6 +232,8 @@ export class Chats {
   receipt(receipt) {
     const target = this.byServerId.get(receipt.message);
     if (!target || target.from !== this.me || receipt.from === this.me) return [];
+    // One member's receipt says nothing about the others': a group message keeps its ✓.
+    if (this.chat(target.peer).kind === "group") return [];
     const status = FROM_RECEIPT[receipt.content];
     const items = this.chat(target.peer).items;
     const upTo = items.indexOf(target);
@@ -167,7 +266,7 @@ export class Chats {
   /** The one Msg for a logged frame, however many ways it arrives; its tick the best any of them told. */
   adopt(peer, frame) {
     const known = this.byServerId.get(frame.id);
-    const status = frame.from === this.me ? (FROM_STATUS[frame.status] ?? "received") : undefined;
+    const status = frame.from === this.me && isMessage(frame) ? (FROM_STATUS[frame.status] ?? "received") : undefined;
     if (known) {
       if (status) raise(known, status);
       return known;
@@ -181,6 +280,11 @@ export class Chats {
     chat.last = msg;
     chat.touched = ++this.touches;
   }
+}
+
+/** A message bubble, not a line about the group or a notice. */
+export function isMessage(msg) {
+  return msg.content === "TEXT_MESSAGE" || msg.content === "FILE_MESSAGE";
 }
 
 /** Moves a tick up; true if it moved. */
