@@ -140,7 +140,14 @@ function onGroupEvent(frame) {
     view.append(added.msg, me);
     showConversation(added.chat);
   }
+  // Someone who had not read yet may have left.
+  retick(added.chat);
   renderList();
+}
+
+/** A group's ticks after its watermarks, members or loaded messages changed. */
+function retick(chat) {
+  for (const msg of chats.groupTicks(chat)) view.tick(msg);
 }
 
 function onTyping(change) {
@@ -217,6 +224,7 @@ async function loadGroup(chat) {
     else $("#chat-error").textContent = `Could not load the group: ${err.message}`;
   }
   if (chat.peer === current) showConversation(chat);
+  retick(chat);
   renderList();
 }
 
@@ -227,6 +235,7 @@ function changeGroup(change) {
     (group) => {
       const chat = chats.group(group);
       if (chat.peer === current) showConversation(chat);
+      retick(chat);
       renderList();
     },
     (err) => {
@@ -242,6 +251,7 @@ function load(chat, older) {
       const page = await client.history(chat.peer, older ? { before: chat.next } : {});
       const added = chats.history(chat.peer, page, older);
       chat.loading = null;
+      retick(chat);
       if (chat.peer !== current) return;
       if (older) view.prepend(chat, added, me);
       else view.showChat(chat, me);

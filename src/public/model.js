@@ -25,11 +25,18 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
  */
 
 /**
+ * @typedef {object} Member
+ * @property {"admin"|"member"} role
+ * @property {string | null} delivered the server id of the latest group message they reported delivered
+ * @property {string | null} read the same for read
+ */
+
+/**
  * @typedef {object} Chat
  * @property {string} peer the conversation's id: the other user, a group's id, or "system"
  * @property {"direct"|"group"|"system"} kind
  * @property {string | null} name a group's name, once the list or an event said it
- * @property {Map<string, string> | null} members a group's members and their roles, once fetched; kept by its events
+ * @property {Map<string, Member> | null} members a group's members, once fetched; kept by its events and receipts
  * @property {boolean} member false once the user left or was removed from the group
  * @property {Set<string>} typing who is typing in it now
  * @property {Msg[]} items in log order; our sends that have no seq yet come last, in send order
@@ -118,11 +125,14 @@ export class Chats {
     const { event, user, role, name, members } = frame.message;
     if (name !== undefined) chat.name = name;
     if (event === "created") {
-      chat.members = new Map(members.map((m) => [m.user, m.role]));
+      chat.members = new Map(members.map((m) => [m.user, member(m.role)]));
       chat.member = chat.members.has(this.me);
-    } else if (event === "member_added" || event === "role_changed") {
-      chat.members?.set(user, role);
+    } else if (event === "member_added") {
+      chat.members?.set(user, member(role));
       if (user === this.me) chat.member = true;
+    } else if (event === "role_changed") {
+      const changed = chat.members?.get(user);
+      if (changed) changed.role = role;
     } else if (event === "member_removed" || event === "member_left") {
       chat.members?.delete(user);
       if (user === this.me) {
@@ -138,7 +148,9 @@ export class Chats {
     const chat = this.chat(group.id);
     chat.name = group.name;
     chat.member = group.members.some((m) => m.user === this.me);
-    chat.members = chat.member ? new Map(group.members.map((m) => [m.user, m.role])) : null;
+    chat.members = chat.member
+      ? new Map(group.members.map((m) => [m.user, { role: m.role, delivered: m.deliveredUpTo, read: m.readUpTo }]))
+      : null;
     return chat;
   }
 
@@ -232,13 +244,38 @@ export class Chats {
   receipt(receipt) {
     const target = this.byServerId.get(receipt.message);
     if (!target || target.from !== this.me || receipt.from === this.me) return [];
-    // One member's receipt says nothing about the others': a group message keeps its ✓.
-    if (this.chat(target.peer).kind === "group") return [];
+    const chat = this.chat(target.peer);
+    if (chat.kind === "group") {
+      // One member's receipt moves that member's watermark; the tick waits for all of them.
+      const watermarks = chat.members?.get(receipt.from);
+      if (!watermarks) return [];
+      const kind = receipt.content === "MESSAGE_READ" ? "read" : "delivered";
+      const at = positions(chat);
+      if (at(receipt.message) >= at(watermarks[kind])) watermarks[kind] = receipt.message;
+      return this.groupTicks(chat);
+    }
     const status = FROM_RECEIPT[receipt.content];
     const items = this.chat(target.peer).items;
     const upTo = items.indexOf(target);
     const candidates = upTo < 0 ? [target] : items.slice(0, upTo + 1);
     return candidates.filter((m) => m.from === this.me && m.serverId !== undefined && raise(m, status));
+  }
+
+  /**
+   * Ticks of our messages in a group, from its members' watermarks: ✓✓ once
+   * every other member's device has it, read once every other member has
+   * read it (or something after it). Returns the messages whose tick moved.
+   */
+  groupTicks(chat) {
+    if (chat.kind !== "group" || !chat.members) return [];
+    const at = positions(chat);
+    const others = [...chat.members].filter(([user]) => user !== this.me).map(([, m]) => m);
+    if (others.length === 0) return [];
+    return chat.items.filter((msg, i) => {
+      if (msg.from !== this.me || msg.serverId === undefined || !isMessage(msg)) return false;
+      if (others.every((m) => at(m.read) >= i)) return raise(msg, "read");
+      return others.every((m) => Math.max(at(m.read), at(m.delivered)) >= i) && raise(msg, "delivered");
+    });
   }
 
   /**
@@ -280,6 +317,17 @@ export class Chats {
     chat.last = msg;
     chat.touched = ++this.touches;
   }
+}
+
+/** A member who has reported nothing yet. */
+function member(role) {
+  return { role, delivered: null, read: null };
+}
+
+/** A server id's place in the conversation as loaded; -1 for none, or one older than what is loaded. */
+function positions(chat) {
+  const index = new Map(chat.items.map((m, i) => [m.serverId, i]));
+  return (serverId) => (serverId === null ? -1 : (index.get(serverId) ?? -1));
 }
 
 /** A message bubble, not a line about the group or a notice. */

@@ -84,9 +84,9 @@ export function showMembers(chat, { me, visible, remove }) {
   const panel = $("#members");
   panel.hidden = !visible || chat.kind !== "group" || !chat.member;
   if (panel.hidden) return;
-  const admin = chat.members?.get(me) === "admin";
+  const admin = chat.members?.get(me)?.role === "admin";
   $("#member-list").replaceChildren(
-    ...[...(chat.members ?? [])].map(([user, role]) => {
+    ...[...(chat.members ?? [])].map(([user, { role }]) => {
       const li = document.createElement("li");
       li.dataset.user = user;
       const name = document.createElement("span");

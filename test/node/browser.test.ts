@@ -10,7 +10,8 @@
  * messages in order, a reload replays no message, and reading in one tab
  * clears the badge in the user's other tab. Three people in a group: one
  * creates it, each writes, all see every message with its sender's name in
- * one order, a member is removed (and sees nothing more) and one leaves.
+ * one order and each tick turns read once every other member has read, a
+ * member is removed (and sees nothing more) and one leaves.
  * Typing shows in the open conversation and the sidebar and goes on a
  * cleared input, on the message, and 6 s after a typist's tab closed
  * without a word; presence dots and "last seen" flip as a peer's tab closes
@@ -159,6 +160,16 @@ function conversation({ page, name }: Person): Promise<[string, string][]> {
     .locator("#messages .msg")
     .evaluateAll((els, me) => els.map((e) => [e.querySelector(".sender")?.textContent ?? me, e.querySelector(".body")!.textContent!]), name)
     .then((rows) => rows as [string, string][]);
+}
+
+/** How many MESSAGE_READ receipts from `reader` the page's sockets got so far. */
+function readsFrom({ page }: Person, reader: string): Promise<number> {
+  return page.evaluate(
+    (r) =>
+      (globalThis as unknown as { received: string[] }).received.filter((f) => f.includes('"MESSAGE_READ"') && f.includes(`"from":"${r}"`))
+        .length,
+    reader,
+  );
 }
 
 function sidebarEntry({ page }: Person, peer: string) {
@@ -320,7 +331,7 @@ describe("the chat page in Chromium", () => {
     await carol.context.close();
   });
 
-  it("three people in a group: sender names in one order for all, a removed member hears no more, one leaves", async () => {
+  it("three people in a group: sender names in one order for all, ticks read once all have read, a removed member hears no more, one leaves", async () => {
     const suffix = crypto.randomUUID().slice(0, 6);
     const [ann, ben, cat] = await Promise.all([`ann-${suffix}`, `ben-${suffix}`, `cat-${suffix}`].map(person));
     const all = [ann!, ben!, cat!];
@@ -341,12 +352,25 @@ describe("the chat page in Chromium", () => {
       [ann!, "Hi both"],
       [ben!, "Hi Ann"],
       [cat!, "Hello!"],
-      [ann!, "Let's plan the launch"],
     ];
     for (const [p, text] of said) {
       await say(p, text);
       for (const q of all) await q.page.locator("#messages .msg", { hasText: text }).waitFor();
     }
+    // Read once both others have read it: the members' receipts are watermarks, live to the sender.
+    for (const [p, text] of said) await tick(p, text, "read");
+    // Cat looks elsewhere: her device has the next one, Ben reads it, so it is delivered but not yet read.
+    await openChat(cat!, ann!.name);
+    const plan = "Let's plan the launch";
+    const bensReads = await readsFrom(ann!, ben!.name);
+    await say(ann!, plan);
+    said.push([ann!, plan]);
+    await ben!.page.locator("#messages .msg", { hasText: plan }).waitFor();
+    await tick(ann!, plan, "delivered");
+    await expect.poll(() => readsFrom(ann!, ben!.name), { timeout: 10_000 }).toBe(bensReads + 1);
+    expect(await ann!.page.locator("#messages .msg.mine", { hasText: plan }).getAttribute("data-status")).toBe("delivered");
+    await sidebarEntry(cat!, groupId).click();
+    await tick(ann!, plan, "read");
     const expected = said.map(([p, text]) => [p.name, text]);
     for (const p of all) expect(await conversation(p)).toEqual(expected);
     // Sender names are on the others' bubbles only; the preview names the sender too.
@@ -374,6 +398,8 @@ describe("the chat page in Chromium", () => {
 
     await say(ann!, "Without Cat");
     await ben!.page.locator("#messages .msg", { hasText: "Without Cat" }).waitFor();
+    // Read by everyone left in the group: Ben.
+    await tick(ann!, "Without Cat", "read");
     // The group sent it to its members of that moment, in one fan-out: Ben has it, and Cat's socket never saw it.
     const catFrames = (await cat!.page.evaluate("window.received")) as string[];
     expect(catFrames.some((f) => f.includes("Without Cat"))).toBe(false);
