@@ -242,7 +242,6 @@ describe("the chat page in Chromium", () => {
     expect(await bubbles(alice)).toEqual(["Hi Bob!", "Hi Alice, welcome.", fileBubble, "Written on the train", ...away]);
     expect(await bubbles(bob)).toEqual(["Hi Bob!", "Hi Alice, welcome.", fileBubble, ...away, "Written on the train"]);
     await shot(alice, "alice");
-    // test/artifacts/chat.png, the README's screenshot, is a copy of this one.
     await shot(bob, "bob");
 
     // A reload keeps only a seq: the conversation, in log order, and its ticks come back from history;
@@ -386,6 +385,7 @@ describe("the chat page in Chromium", () => {
     await ben!.page.click("#members-toggle");
     expect(await ben!.page.locator("#member-list .remove").count()).toBe(0);
     expect(await ben!.page.locator("#add-member").isHidden()).toBe(true);
+    // test/artifacts/chat.png, the README's screenshot, is a copy of this one.
     await shot(ann!, "ann-group");
 
     await ann!.page.click(`#member-list li[data-user="${cat!.name}"] .remove`);
