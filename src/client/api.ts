@@ -1,8 +1,10 @@
 /**
- * The HTTP side of the protocol (PROTOCOL.md, Conversations and history):
- * GET /v1/conversations and GET /v1/conversations/<id>/messages on the
- * socket's server, with the user's token as a bearer header. Refusals become
- * an ApiError carrying the server's `{ error, reason }`.
+ * The HTTP side of the protocol: one `call` that every /v1 route goes
+ * through (the socket's server, the user's token as a bearer header, one
+ * retry with a fresh token after a 401, refusals as an ApiError carrying the
+ * server's `{ error, reason }`, answers checked for the shape the client
+ * relies on), and the conversation routes (PROTOCOL.md, Conversations and
+ * history). The group routes are in groups.ts.
  */
 import type { GroupEventFrame, NoticeFrame, UserMsgFrame } from "../protocol/frames.ts";
 import type { Tokens } from "./tokens.ts";
@@ -78,7 +80,15 @@ export interface HistoryQuery {
 }
 
 /** The part of `fetch` the client uses; the global one fits, in browsers and Node 22. */
-export type FetchLike = (url: string, init: { headers: Record<string, string> }) => Promise<Response>;
+export type FetchLike = (url: string, init: { method?: string; headers: Record<string, string>; body?: string }) => Promise<Response>;
+
+/** One request to a /v1 route: a JSON body, query parameters (undefined ones left out), extra headers. */
+export interface ApiRequest {
+  method?: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
 
 /** The server refused a request: `status`, and its `error` code and `reason` (e.g. 401 `expired_token`). */
 export class ApiError extends Error {
@@ -132,28 +142,26 @@ export class Api {
   }
 
   conversations(query: ConversationsQuery): Promise<ConversationPage> {
-    return this.get("/v1/conversations", query.before, query.limit, isConversationPage);
+    return this.call("/v1/conversations", { query: { before: query.before, limit: query.limit } }, isConversationPage);
   }
 
   history(id: string, query: HistoryQuery): Promise<HistoryPage> {
-    return this.get(`/v1/conversations/${encodeURIComponent(id)}/messages`, query.before, query.limit, isHistoryPage);
+    const path = `/v1/conversations/${encodeURIComponent(id)}/messages`;
+    return this.call(path, { query: { before: query.before, limit: query.limit } }, isHistoryPage);
   }
 
-  private async get<T>(
-    path: string,
-    before: string | number | undefined,
-    limit: number | undefined,
-    valid: (v: unknown) => v is T,
-  ): Promise<T> {
+  /** Calls a /v1 route and returns its answer, once `valid` says it has the expected shape. */
+  async call<T>(path: string, request: ApiRequest, valid: (v: unknown) => v is T): Promise<T> {
     const url = new URL(path, this.base);
-    if (before !== undefined) url.searchParams.set("before", String(before));
-    if (limit !== undefined) url.searchParams.set("limit", String(limit));
+    for (const [name, value] of Object.entries(request.query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
+    const method = request.method ?? "GET";
     const { token, reused } = await this.tokens.current();
-    let res = await this.send(url, token);
+    let res = await this.send(url, method, request, token);
     // A reused token may have been revoked, or expired by the server's clock: one retry with a fresh one.
+    // A 401 is answered before the route runs, so repeating a change is safe.
     if (res.status === 401 && reused) {
       await res.body?.cancel();
-      res = await this.send(url, await this.tokens.fresh());
+      res = await this.send(url, method, request, await this.tokens.fresh());
     }
     const body: unknown = await res.json().catch(() => undefined);
     if (!res.ok) {
@@ -164,11 +172,14 @@ export class Api {
         refusal && typeof refusal.reason === "string" ? refusal.reason : res.statusText,
       );
     }
-    if (!valid(body)) throw new ApiError(res.status, "bad_response", `GET ${path} answered a body of another shape`);
+    if (!valid(body)) throw new ApiError(res.status, "bad_response", `${method} ${path} answered a body of another shape`);
     return body;
   }
 
-  private send(url: URL, token: string): Promise<Response> {
-    return this.fetch(url.href, { headers: { Authorization: `Bearer ${token}` } });
+  private send(url: URL, method: string, request: ApiRequest, token: string): Promise<Response> {
+    const headers: Record<string, string> = { ...request.headers, Authorization: `Bearer ${token}` };
+    if (request.body === undefined) return this.fetch(url.href, method === "GET" ? { headers } : { method, headers });
+    headers["Content-Type"] = "application/json";
+    return this.fetch(url.href, { method, headers, body: JSON.stringify(request.body) });
   }
 }

@@ -1,14 +1,26 @@
 /**
- * LunarLoomClient: a direct-messaging client that does not lose or double
- * messages across drops, reconnects, lost acks and offline periods.
+ * LunarLoomClient: a chat client (direct messages and groups) that does not
+ * lose or double messages across drops, reconnects, lost acks and offline periods.
  *
  *   send() ─▶ Outbox ─▶ written on every (re)connect until MESSAGE_RECEIVED ─▶ acked resolves
- *   socket ─▶ ResumeCursor (skip what was seen) ─▶ message / receipt events
+ *   socket ─▶ ResumeCursor (skip what was seen) ─▶ message / receipt / groupEvent events
  *   reconnect ─▶ /ws?since=<last seq> ─▶ the server replays what this client missed
  *   conversations() / history() ─▶ GET /v1/… with the same token provider ─▶ pages
+ *   createGroup() and friends ─▶ /v1/groups/… ─▶ the group as the server has it
  *   list + messages + reads ─▶ UnreadCounts ─▶ unread events for badges
+ *   typing() / TYPING frames ─▶ TypingSender / TypingWatch ─▶ typing events (live only)
+ *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
  */
-import type { ErrorFrame, ReceiptContent, ReceiptFrame, UserContent, UserMsgFrame } from "../protocol/frames.ts";
+import type {
+  ErrorCode,
+  ErrorFrame,
+  GroupEventFrame,
+  GroupRole,
+  ReceiptContent,
+  ReceiptFrame,
+  UserContent,
+  UserMsgFrame,
+} from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
@@ -23,9 +35,12 @@ import { ResumeCursor } from "./cursor.ts";
 import { Emitter, type Listener } from "./emitter.ts";
 import type { FilePayload } from "./file.ts";
 import { type OutgoingReceipt, type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
+import { type Group, Groups, type NewGroup } from "./groups.ts";
 import { type Ack, Outbox, type Outgoing } from "./outbox.ts";
+import { type PresenceChange, PresenceWatch } from "./presence.ts";
 import { TokenRefresher } from "./refresh.ts";
 import { Tokens } from "./tokens.ts";
+import { type TypingChange, TypingSender, TypingWatch } from "./typing.ts";
 import { type UnreadChange, UnreadCounts } from "./unread.ts";
 
 export interface ClientOptions {
@@ -62,8 +77,21 @@ export type ConnectionState =
   | { status: "offline"; attempt: number; retryInMs: number; reason: string }
   | { status: "closed" };
 
-/** An ERROR frame's body: `{ code, reason, ref? }`. */
+/** An ERROR frame's body: `{ code, reason, ref?, id? }`. */
 export type ServerError = ErrorFrame["message"];
+
+/**
+ * A message the server acked and then refused: a group message that reached
+ * the group after its sender had been removed. It reached nobody.
+ */
+export interface Refusal {
+  /** The client id it was sent with (absent if it was not sent with one this client knows, e.g. through the server API). */
+  clientId: string | undefined;
+  /** The server id it was acked with. */
+  serverId: string;
+  code: ErrorCode;
+  reason: string;
+}
 
 export interface ClientEvents {
   state: ConnectionState;
@@ -75,10 +103,18 @@ export interface ClientEvents {
   message: UserMsgFrame;
   /** A message sent through this client is durably stored; fires once per client id. */
   ack: Ack;
-  /** MESSAGE_DELIVERED / MESSAGE_READ: to the user for messages they sent, or a copy of the user's own from another device. */
+  /**
+   * MESSAGE_DELIVERED / MESSAGE_READ: to the user for messages they sent, or a
+   * copy of the user's own from another device. For a group message, `from` is
+   * the member who got or read it; those come live only, with no `seq`.
+   */
   receipt: ReceiptFrame;
+  /** A change to a group the user is in (or was: their own removal is their last), in the group's order, once. */
+  groupEvent: GroupEventFrame;
   /** Every ERROR frame. A send the server refuses for good also rejects that send's `acked`. */
   error: ServerError;
+  /** A message acked and then refused (see Refusal); if its `acked` had not settled yet, it rejects too. */
+  refused: Refusal;
   /** The connection's backlog (replay or offline queue) has fully arrived; `seq` is where it ended. */
   synced: { seq: number };
   /**
@@ -87,6 +123,14 @@ export interface ClientEvents {
    * conversation), then follows messages and reads, on this device and others.
    */
   unread: UnreadChange;
+  /**
+   * Someone started or stopped typing in a conversation: `true` on their
+   * first TYPING, `false` on their `false`, their message, or 6 s after
+   * their last `true` (a tab that closed mid-word says nothing).
+   */
+  typing: TypingChange;
+  /** A watched user's status (see watchPresence): now, after every (re)connect, and on every change. */
+  presence: PresenceChange;
 }
 
 export interface ConnectOptions {
@@ -118,6 +162,10 @@ export class LunarLoomClient {
   private readonly refresher: TokenRefresher;
   private readonly api: Api;
   private readonly unreadCounts: UnreadCounts;
+  private readonly groups: Groups;
+  private readonly typingSender: TypingSender;
+  private readonly typingWatch: TypingWatch;
+  private readonly presence: PresenceWatch;
   private readonly endpoint: URL;
   private readonly backoff: BackoffOptions;
   /** Receipts asked for while no socket was open; sent on the next connection. */
@@ -149,7 +197,15 @@ export class LunarLoomClient {
       refetch: (limit) => this.api.conversations({ limit }),
       changed: (change) => this.events.emit("unread", change),
     });
-    this.refresher = new TokenRefresher(tokens.forSocket, (text) => this.currentState.status === "open" && this.connection.send(text));
+    this.groups = new Groups(this.api);
+    const sendNow = (text: string) => this.currentState.status === "open" && this.connection.send(text);
+    this.typingSender = new TypingSender(sendNow);
+    this.typingWatch = new TypingWatch(
+      () => this.me,
+      (change) => this.events.emit("typing", change),
+    );
+    this.presence = new PresenceWatch(sendNow, (change) => this.events.emit("presence", change));
+    this.refresher = new TokenRefresher(tokens.forSocket, sendNow);
     this.connection = new Connection(
       {
         token: tokens.forSocket,
@@ -198,6 +254,8 @@ export class LunarLoomClient {
 
   /** Disconnects and stops reconnecting. Unacknowledged sends stay in the outbox for a later connect(). */
   close(): void {
+    this.typingSender.clear();
+    this.typingWatch.stop();
     this.unreadCounts.stop();
     this.refresher.stop();
     this.connection.stop();
@@ -207,8 +265,9 @@ export class LunarLoomClient {
   }
 
   /**
-   * Sends a message; it goes out now if connected, otherwise on the next
-   * connection, and is resent on every connection until the server acks it.
+   * Sends a message to a user or a group (`to` = the group's id); it goes out
+   * now if connected, otherwise on the next connection, and is resent on every
+   * connection until the server acks it. Ends the user's typing in that conversation.
    */
   send(to: string, message: unknown, options: SendOptions = {}): Outgoing {
     const frame: OutgoingUserMsg = {
@@ -221,6 +280,7 @@ export class LunarLoomClient {
     const { outgoing, text } = this.outbox.add(frame);
     // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
     if (text !== null && this.currentState.status === "open" && this.resendTimer === undefined) this.connection.send(text);
+    this.typingSender.stop(to);
     return outgoing;
   }
 
@@ -258,6 +318,67 @@ export class LunarLoomClient {
     const page = await this.api.history(conversation, query);
     this.unreadCounts.learned(conversation, page.messages);
     return page;
+  }
+
+  /**
+   * Creates a group (POST /v1/groups) with the user as its admin. Members
+   * hear of it through their socket, this user too: a `created` groupEvent.
+   */
+  createGroup(group: NewGroup): Promise<Group> {
+    return this.groups.create(group);
+  }
+
+  /** A group the user is a member of, with every member's role and receipt watermarks; 404 ApiError for anyone else. */
+  getGroup(id: string): Promise<Group> {
+    return this.groups.get(id);
+  }
+
+  /** Admins only (403 ApiError otherwise), like every change to another member. */
+  renameGroup(id: string, name: string): Promise<Group> {
+    return this.groups.rename(id, name);
+  }
+
+  /** 409 ApiError `already_member` or `group_full`. */
+  addMember(id: string, user: string, role: GroupRole = "member"): Promise<Group> {
+    return this.groups.addMember(id, user, role);
+  }
+
+  setRole(id: string, user: string, role: GroupRole): Promise<Group> {
+    return this.groups.setRole(id, user, role);
+  }
+
+  /** The removed member's last frame of the group is their `member_removed` groupEvent. */
+  removeMember(id: string, user: string): Promise<Group> {
+    return this.groups.removeMember(id, user);
+  }
+
+  /** Leaves a group (removes the user themself). The client learns who the user is from its first connection. */
+  leaveGroup(id: string): Promise<Group> {
+    if (this.me === null) return Promise.reject(new Error("leaveGroup: the user is not known until the client has connected once"));
+    return this.groups.removeMember(id, this.me);
+  }
+
+  /**
+   * Says the user is typing in conversation `to` (a user or a group), or has
+   * stopped. While typing, `true` is repeated every 3 s; `typing(to, false)`
+   * or a send to `to` stops it with one `false`, and leaving the group (or
+   * being removed) stops it without one. Call it on every keystroke:
+   * only the first `true` of a spell goes out at once. Never queued: while
+   * offline nothing is sent.
+   */
+  typing(to: string, typing: boolean): void {
+    if (typing) this.typingSender.start(to);
+    else this.typingSender.stop(to);
+  }
+
+  /**
+   * Watches these users' presence (at most 100; a new list replaces the old):
+   * sent now if connected and again on every connection, answered by
+   * `presence` events. The server leaves out, without a word, users the user
+   * shares no conversation with; watch again once one exists.
+   */
+  watchPresence(users: Iterable<string>): void {
+    this.presence.watch(users);
   }
 
   /** The server's id for a message this client sent, once acked. */
@@ -300,6 +421,7 @@ export class LunarLoomClient {
         if (!this.cursor.accept(frame.seq)) return;
         this.events.emit("message", frame);
         this.unreadCounts.incoming(frame);
+        this.typingWatch.message(frame);
         return;
       case "MESSAGE_RECEIVED": {
         const ack = this.outbox.ack({ clientId: frame.id, serverId: frame.message, time: frame.time });
@@ -317,11 +439,26 @@ export class LunarLoomClient {
         // The user read something on another tab or device.
         if (frame.content === "MESSAGE_READ" && frame.from === this.me) this.unreadCounts.read(frame.message);
         return;
+      case "GROUP_EVENT": {
+        if (!this.cursor.accept(frame.seq)) return;
+        const { event, user } = frame.message;
+        if ((event === "member_removed" || event === "member_left") && user === this.me) this.typingSender.drop(frame.to);
+        this.events.emit("groupEvent", frame);
+        return;
+      }
       case "TOKEN_REFRESHED":
         this.refresher.refreshed(frame.id);
         return;
       case "ERROR":
+        // A logged error (a late group refusal) is replayed like any logged frame: handed over once.
+        if (frame.seq !== undefined && !this.cursor.accept(frame.seq)) return;
         this.onError(frame.message);
+        return;
+      case "TYPING":
+        this.typingWatch.frame(frame);
+        return;
+      case "PRESENCE":
+        this.presence.frame(frame);
         return;
     }
   }
@@ -336,6 +473,7 @@ export class LunarLoomClient {
     const receipts = this.receiptQueue;
     this.receiptQueue = [];
     for (const frame of receipts) if (!this.connection.send(JSON.stringify(frame))) this.receiptQueue.push(frame);
+    this.presence.opened();
   }
 
   private onPong(): void {
@@ -349,6 +487,12 @@ export class LunarLoomClient {
     this.events.emit("error", error);
     // A refused refresh is retried by the refresher; it says nothing about pending messages.
     if (error.code === "BAD_TOKEN" && error.ref !== undefined && this.refresher.refused(error.ref)) return;
+    if (error.id !== undefined) {
+      this.onRefused({ clientId: error.ref, serverId: error.id, code: error.code, reason: error.reason });
+      return;
+    }
+    // Typing is never resent, so not even a transient refusal of it concerns the outbox.
+    if (error.ref !== undefined && this.typingSender.refused(error.ref)) return;
     if (TRANSIENT.has(error.code)) {
       // A transient refusal says nothing final about any pending message:
       // resend them all after a backoff; the server dedupes those it has.
@@ -356,6 +500,15 @@ export class LunarLoomClient {
     } else if (error.ref !== undefined) {
       this.outbox.fail(error.ref, error.code, error.reason);
     }
+  }
+
+  /**
+   * Usually long after the ack. After a reconnect the replayed refusal can
+   * come first, while the resend waits for its ack: then `acked` rejects.
+   */
+  private onRefused(refusal: Refusal): void {
+    if (refusal.clientId !== undefined) this.outbox.fail(refusal.clientId, refusal.code, refusal.reason, refusal.serverId);
+    this.events.emit("refused", refusal);
   }
 
   private scheduleResend(): void {

@@ -3,7 +3,9 @@
  * the frames it receives. Server frame types come from the server's own
  * protocol module, so the two cannot drift apart.
  */
-import type { ReceiptContent, ServerFrame, UserContent } from "../protocol/frames.ts";
+import { isGroupId, type ReceiptContent, type ServerFrame, type UserContent } from "../protocol/frames.ts";
+
+const GROUP_EVENTS: ReadonlySet<unknown> = new Set(["created", "member_added", "member_removed", "member_left", "role_changed", "renamed"]);
 
 /** A USER_MSG as a client sends it (PROTOCOL.md, Sending a message). `from` is never sent: the server sets it. */
 export interface OutgoingUserMsg {
@@ -19,6 +21,31 @@ export interface OutgoingReceipt {
   type: "ACK_MSG";
   content: ReceiptContent;
   message: string;
+}
+
+/** "Typing…" (or stopped) in the conversation `to`, a user or a group (PROTOCOL.md, Ephemeral events). `id` names the frame in an ERROR's `ref`. */
+export interface OutgoingTyping {
+  id: string;
+  type: "EVENT_MSG";
+  content: "TYPING";
+  to: string;
+  message: boolean;
+}
+
+/** The users whose presence this socket wants, replacing its earlier list (at most 100). */
+export interface OutgoingPresenceSubscribe {
+  type: "EVENT_MSG";
+  content: "PRESENCE_SUBSCRIBE";
+  message: string[];
+}
+
+/**
+ * The conversation a frame belongs to (PROTOCOL.md, Conversations): the
+ * group it went to, else the other party. Messages and typing alike.
+ */
+export function conversationOf(me: string, frame: { from: string; to: string }): string {
+  if (isGroupId(frame.to)) return frame.to;
+  return frame.from === me ? frame.to : frame.from;
 }
 
 type Fields = Record<string, unknown>;
@@ -55,7 +82,19 @@ export function parseServerFrame(text: string): ServerFrame | null {
       case "SYSTEM_MSG/CONNECTION_ID":
         return isObject(v.message) && isString(v.message.user) && Number.isSafeInteger(v.message.seq);
       case "SYSTEM_MSG/ERROR":
-        return isObject(v.message) && isString(v.message.code);
+        // A late group refusal is logged, so it carries a seq.
+        return isObject(v.message) && isString(v.message.code) && (v.seq === undefined || isSeq(v.seq));
+      case "SYSTEM_MSG/GROUP_EVENT":
+        return isString(v.from) && isString(v.to) && isObject(v.message) && GROUP_EVENTS.has(v.message.event) && isSeq(v.seq);
+      case "EVENT_MSG/TYPING":
+        return isString(v.from) && isString(v.to) && typeof v.message === "boolean";
+      case "EVENT_MSG/PRESENCE":
+        return (
+          isString(v.from) &&
+          isObject(v.message) &&
+          (v.message.status === "online" || v.message.status === "offline") &&
+          (v.message.lastSeen === null || isString(v.message.lastSeen))
+        );
       default:
         return false;
     }

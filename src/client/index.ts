@@ -7,9 +7,14 @@ export type {
   ErrorCode,
   GroupEvent,
   GroupEventFrame,
+  GroupEventName,
+  GroupRole,
   NoticeFrame,
+  PresenceFrame,
+  PresenceStatus,
   ReceiptContent,
   ReceiptFrame,
+  TypingFrame,
   UserContent,
   UserMsgFrame,
 } from "../protocol/frames.ts";
@@ -35,11 +40,21 @@ export {
   type ConnectionState,
   type ConnectOptions,
   LunarLoomClient,
+  type Refusal,
   type SendOptions,
   type ServerError,
 } from "./client.ts";
 export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor, WebSocketLike } from "./connection.ts";
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
-export type { OutgoingReceipt, OutgoingUserMsg } from "./frames.ts";
+export {
+  conversationOf,
+  type OutgoingPresenceSubscribe,
+  type OutgoingReceipt,
+  type OutgoingTyping,
+  type OutgoingUserMsg,
+} from "./frames.ts";
+export type { Group, GroupMember, NewGroup } from "./groups.ts";
 export { type Ack, type Outgoing, SendError } from "./outbox.ts";
-export { conversationOf, type UnreadChange } from "./unread.ts";
+export { MAX_WATCHED, type PresenceChange } from "./presence.ts";
+export type { TypingChange } from "./typing.ts";
+export type { UnreadChange } from "./unread.ts";

@@ -28,12 +28,15 @@ export interface Outgoing {
 export class SendError extends Error {
   readonly code: ErrorCode;
   readonly clientId: string;
+  /** Set when the server had stored the message before refusing it: a group message whose sender was removed on its way. */
+  readonly serverId: string | undefined;
 
-  constructor(code: ErrorCode, reason: string, clientId: string) {
+  constructor(code: ErrorCode, reason: string, clientId: string, serverId?: string) {
     super(`${code}: ${reason}`);
     this.name = "SendError";
     this.code = code;
     this.clientId = clientId;
+    this.serverId = serverId;
   }
 }
 
@@ -106,11 +109,11 @@ export class Outbox {
   }
 
   /** Gives up on a message the server refused for good. */
-  fail(clientId: string, code: ErrorCode, reason: string): boolean {
+  fail(clientId: string, code: ErrorCode, reason: string, serverId?: string): boolean {
     const entry = this.entries.get(clientId);
     if (!entry) return false;
     this.entries.delete(clientId);
-    entry.reject(new SendError(code, reason, clientId));
+    entry.reject(new SendError(code, reason, clientId, serverId));
     return true;
   }
 

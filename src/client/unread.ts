@@ -12,8 +12,9 @@
  * newest message then: a message on the socket with a higher seq came after
  * that response and is not in its count; one at or below it is.
  */
-import { isGroupId, type UserMsgFrame } from "../protocol/frames.ts";
+import type { UserMsgFrame } from "../protocol/frames.ts";
 import type { ConversationPage, ConversationsQuery, HistoryFrame } from "./api.ts";
+import { conversationOf } from "./frames.ts";
 
 export interface UnreadChange {
   /** Unread messages over all the user's conversations. */
@@ -28,12 +29,6 @@ export interface UnreadHooks {
   /** The first page of the conversation list, fresh from the server, in the app's page size. */
   refetch(limit: number | undefined): Promise<ConversationPage>;
   changed(change: UnreadChange): void;
-}
-
-/** The conversation a message belongs to (PROTOCOL.md): the group it went to, else the other party. */
-export function conversationOf(me: string, frame: Pick<UserMsgFrame, "from" | "to">): string {
-  if (isGroupId(frame.to)) return frame.to;
-  return frame.from === me ? frame.to : frame.from;
 }
 
 /**

@@ -1,6 +1,8 @@
 // The page's view model: conversations and their messages, merged from the
 // conversation list, history pages and the socket by server id, so a message
-// that arrives more than one way is one bubble. No DOM and no client here.
+// that arrives more than one way is one bubble; a group's name, members and
+// whether the user is still one of them; who is typing where, and who is
+// online. No DOM and no client here.
 
 /** Tick order: a message only ever moves up it. */
 const RANK = { failed: -1, pending: 0, received: 1, delivered: 2, read: 3 };
@@ -14,7 +16,7 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
  * @property {string} [clientId] set while one of our sends waits for its ack
  * @property {string} from
  * @property {string} peer the conversation
- * @property {string} content
+ * @property {string} content TEXT_MESSAGE, FILE_MESSAGE, NOTICE, or GROUP_EVENT (a line about the group, not a bubble)
  * @property {unknown} message
  * @property {string} time
  * @property {"failed"|"pending"|"received"|"delivered"|"read"} [status] ticks, for our own messages
@@ -23,8 +25,20 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
  */
 
 /**
+ * @typedef {object} Member
+ * @property {"admin"|"member"} role
+ * @property {string | null} delivered the server id of the latest group message they reported delivered
+ * @property {string | null} read the same for read
+ */
+
+/**
  * @typedef {object} Chat
- * @property {string} peer
+ * @property {string} peer the conversation's id: the other user, a group's id, or "system"
+ * @property {"direct"|"group"|"system"} kind
+ * @property {string | null} name a group's name, once the list or an event said it
+ * @property {Map<string, Member> | null} members a group's members, once fetched; kept by its events and receipts
+ * @property {boolean} member false once the user left or was removed from the group
+ * @property {Set<string>} typing who is typing in it now
  * @property {Msg[]} items in log order; our sends that have no seq yet come last, in send order
  * @property {Msg | null} last the newest message, for the preview
  * @property {number} unread from the client's unread events
@@ -44,6 +58,8 @@ export class Chats {
     this.byServerId = new Map();
     /** @type {Map<string, Msg>} */
     this.byClientId = new Map();
+    /** @type {Map<string, {status: "online"|"offline", lastSeen: string | null}>} watched users' presence */
+    this.presence = new Map();
     this.touches = 0;
   }
 
@@ -51,7 +67,22 @@ export class Chats {
   chat(peer) {
     let chat = this.byPeer.get(peer);
     if (!chat) {
-      chat = { peer, items: [], last: null, unread: 0, touched: 0, loaded: false, next: null, loading: null };
+      const kind = peer.startsWith("group:") ? "group" : peer === "system" ? "system" : "direct";
+      chat = {
+        peer,
+        kind,
+        name: null,
+        members: null,
+        member: true,
+        typing: new Set(),
+        items: [],
+        last: null,
+        unread: 0,
+        touched: 0,
+        loaded: false,
+        next: null,
+        loading: null,
+      };
       this.byPeer.set(peer, chat);
     }
     return chat;
@@ -66,6 +97,7 @@ export class Chats {
   listed(conversation, index) {
     const chat = this.chat(conversation.id);
     chat.touched = -index;
+    if (conversation.kind === "group") chat.name = conversation.name;
     if (conversation.last) chat.last = this.adopt(conversation.id, conversation.last);
   }
 
@@ -77,6 +109,74 @@ export class Chats {
     chat.items.push(msg);
     this.touch(chat, msg);
     return { chat, msg };
+  }
+
+  /**
+   * A change to a group, from the socket: a line in its conversation, and
+   * the group's name, members and the user's membership follow it. Null if
+   * it is already here.
+   */
+  groupEvent(frame) {
+    if (this.byServerId.has(frame.id)) return null;
+    const msg = this.adopt(frame.to, frame);
+    const chat = this.chat(frame.to);
+    chat.items.push(msg);
+    this.touch(chat, msg);
+    const { event, user, role, name, members } = frame.message;
+    if (name !== undefined) chat.name = name;
+    if (event === "created") {
+      chat.members = new Map(members.map((m) => [m.user, member(m.role)]));
+      chat.member = chat.members.has(this.me);
+    } else if (event === "member_added") {
+      chat.members?.set(user, member(role));
+      if (user === this.me) chat.member = true;
+    } else if (event === "role_changed") {
+      const changed = chat.members?.get(user);
+      if (changed) changed.role = role;
+    } else if (event === "member_removed" || event === "member_left") {
+      chat.members?.delete(user);
+      if (user === this.me) {
+        chat.member = false;
+        chat.members = null;
+      }
+    }
+    return { chat, msg };
+  }
+
+  /** A group as GET /v1/groups (or a change to it) answered: its members now (none to show once the user has left). */
+  group(group) {
+    const chat = this.chat(group.id);
+    chat.name = group.name;
+    chat.member = group.members.some((m) => m.user === this.me);
+    chat.members = chat.member
+      ? new Map(group.members.map((m) => [m.user, { role: m.role, delivered: m.deliveredUpTo, read: m.readUpTo }]))
+      : null;
+    return chat;
+  }
+
+  /** The group answered 404: the user is not (or no longer) a member. */
+  notMember(id) {
+    const chat = this.chat(id);
+    chat.member = false;
+    chat.members = null;
+    return chat;
+  }
+
+  /** A typing event; false if it changed nothing. */
+  typing({ conversation, user, typing }) {
+    const set = this.chat(conversation).typing;
+    if (set.has(user) === typing) return false;
+    if (typing) set.add(user);
+    else set.delete(user);
+    return true;
+  }
+
+  /** The direct peers to watch for presence: those the user has a conversation with (the server answers only for them), latest first. */
+  peers(max) {
+    return this.sorted()
+      .filter((c) => c.kind === "direct" && c.peer !== this.me && c.last?.serverId !== undefined)
+      .slice(0, max)
+      .map((c) => c.peer);
   }
 
   /** One of our sends, before the server has it. */
@@ -127,6 +227,15 @@ export class Chats {
     return msg;
   }
 
+  /** The server stored our group message and then refused it (we had been removed): it reached nobody. */
+  refused(serverId, error) {
+    const msg = this.byServerId.get(serverId);
+    if (!msg) return null;
+    msg.status = "failed";
+    msg.error = error;
+    return msg;
+  }
+
   /**
    * The peer's receipt for one of our messages. Receipts are watermarks
    * (history's status counts them so): every earlier message of ours in that
@@ -135,11 +244,38 @@ export class Chats {
   receipt(receipt) {
     const target = this.byServerId.get(receipt.message);
     if (!target || target.from !== this.me || receipt.from === this.me) return [];
+    const chat = this.chat(target.peer);
+    if (chat.kind === "group") {
+      // One member's receipt moves that member's watermark; the tick waits for all of them.
+      const watermarks = chat.members?.get(receipt.from);
+      if (!watermarks) return [];
+      const kind = receipt.content === "MESSAGE_READ" ? "read" : "delivered";
+      const at = positions(chat);
+      if (at(receipt.message) >= at(watermarks[kind])) watermarks[kind] = receipt.message;
+      return this.groupTicks(chat);
+    }
     const status = FROM_RECEIPT[receipt.content];
     const items = this.chat(target.peer).items;
     const upTo = items.indexOf(target);
     const candidates = upTo < 0 ? [target] : items.slice(0, upTo + 1);
     return candidates.filter((m) => m.from === this.me && m.serverId !== undefined && raise(m, status));
+  }
+
+  /**
+   * Ticks of our messages in a group, from its members' watermarks: ✓✓ once
+   * every other member's device has it, read once every other member has
+   * read it (or something after it). Returns the messages whose tick moved.
+   */
+  groupTicks(chat) {
+    if (chat.kind !== "group" || !chat.members) return [];
+    const at = positions(chat);
+    const others = [...chat.members].filter(([user]) => user !== this.me).map(([, m]) => m);
+    if (others.length === 0) return [];
+    return chat.items.filter((msg, i) => {
+      if (msg.from !== this.me || msg.serverId === undefined || !isMessage(msg)) return false;
+      if (others.every((m) => at(m.read) >= i)) return raise(msg, "read");
+      return others.every((m) => Math.max(at(m.read), at(m.delivered)) >= i) && raise(msg, "delivered");
+    });
   }
 
   /**
@@ -167,7 +303,7 @@ export class Chats {
   /** The one Msg for a logged frame, however many ways it arrives; its tick the best any of them told. */
   adopt(peer, frame) {
     const known = this.byServerId.get(frame.id);
-    const status = frame.from === this.me ? (FROM_STATUS[frame.status] ?? "received") : undefined;
+    const status = frame.from === this.me && isMessage(frame) ? (FROM_STATUS[frame.status] ?? "received") : undefined;
     if (known) {
       if (status) raise(known, status);
       return known;
@@ -181,6 +317,22 @@ export class Chats {
     chat.last = msg;
     chat.touched = ++this.touches;
   }
+}
+
+/** A member who has reported nothing yet. */
+function member(role) {
+  return { role, delivered: null, read: null };
+}
+
+/** A server id's place in the conversation as loaded; -1 for none, or one older than what is loaded. */
+function positions(chat) {
+  const index = new Map(chat.items.map((m, i) => [m.serverId, i]));
+  return (serverId) => (serverId === null ? -1 : (index.get(serverId) ?? -1));
+}
+
+/** A message bubble, not a line about the group or a notice. */
+export function isMessage(msg) {
+  return msg.content === "TEXT_MESSAGE" || msg.content === "FILE_MESSAGE";
 }
 
 /** Moves a tick up; true if it moved. */

@@ -8,9 +8,16 @@
  * replaying the log. A long conversation: the sidebar's badges and previews
  * come from the conversation list, scrolling up pages back through 120
  * messages in order, a reload replays no message, and reading in one tab
- * clears the badge in the user's other tab. Screenshots go to
- * test-results/browser/. Every page counts the frames its sockets receive
- * (an init script wraps WebSocket), so a test can see what a reload replayed.
+ * clears the badge in the user's other tab. Three people in a group: one
+ * creates it, each writes, all see every message with its sender's name in
+ * one order and each tick turns read once every other member has read, a
+ * member is removed (and sees nothing more) and one leaves.
+ * Typing shows in the open conversation and the sidebar and goes on a
+ * cleared input, on the message, and 6 s after a typist's tab closed
+ * without a word; presence dots and "last seen" flip as a peer's tab closes
+ * and comes back. Screenshots go to test-results/browser/. Every page counts
+ * the frames its sockets receive (an init script wraps WebSocket), so a test
+ * can see what a reload replayed, or that a frame never came.
  * Does not cover other browsers, or the client's failure modes in depth
  * (client.test.ts and client-e2e.test.ts do).
  */
@@ -147,6 +154,28 @@ async function untilListed(user: string, unread: number): Promise<void> {
   }
 }
 
+/** What the open conversation shows, bubble by bubble: [sender, text], with the page's own messages as its user's. */
+function conversation({ page, name }: Person): Promise<[string, string][]> {
+  return page
+    .locator("#messages .msg")
+    .evaluateAll((els, me) => els.map((e) => [e.querySelector(".sender")?.textContent ?? me, e.querySelector(".body")!.textContent!]), name)
+    .then((rows) => rows as [string, string][]);
+}
+
+/** How many MESSAGE_READ receipts from `reader` the page's sockets got so far. */
+function readsFrom({ page }: Person, reader: string): Promise<number> {
+  return page.evaluate(
+    (r) =>
+      (globalThis as unknown as { received: string[] }).received.filter((f) => f.includes('"MESSAGE_READ"') && f.includes(`"from":"${r}"`))
+        .length,
+    reader,
+  );
+}
+
+function sidebarEntry({ page }: Person, peer: string) {
+  return page.locator(`#conversations li[data-peer="${peer}"]`);
+}
+
 function shot({ page }: Person, name: string): Promise<Buffer> {
   return page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 }
@@ -213,7 +242,6 @@ describe("the chat page in Chromium", () => {
     expect(await bubbles(alice)).toEqual(["Hi Bob!", "Hi Alice, welcome.", fileBubble, "Written on the train", ...away]);
     expect(await bubbles(bob)).toEqual(["Hi Bob!", "Hi Alice, welcome.", fileBubble, ...away, "Written on the train"]);
     await shot(alice, "alice");
-    // test/artifacts/chat.png, the README's screenshot, is a copy of this one.
     await shot(bob, "bob");
 
     // A reload keeps only a seq: the conversation, in log order, and its ticks come back from history;
@@ -300,6 +328,151 @@ describe("the chat page in Chromium", () => {
 
     expect(pageErrors).toEqual([]);
     await carol.context.close();
+  });
+
+  it("three people in a group: sender names in one order for all, ticks read once all have read, a removed member hears no more, one leaves", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const [ann, ben, cat] = await Promise.all([`ann-${suffix}`, `ben-${suffix}`, `cat-${suffix}`].map(person));
+    const all = [ann!, ben!, cat!];
+    for (const p of all) await signIn(p);
+
+    await ann!.page.click("#new-group summary");
+    await ann!.page.fill("#new-group input[name=name]", "Trio");
+    await ann!.page.fill("#new-group input[name=members]", `${ben!.name}, ${cat!.name}`);
+    await ann!.page.click("#new-group button");
+    await ann!.page.locator("#peer", { hasText: "Trio" }).waitFor();
+    const groupId = (await ann!.page.locator('#conversations li[data-kind="group"]').getAttribute("data-peer"))!;
+    expect(groupId).toMatch(/^group:/);
+    // The others hear of it on their sockets: the group appears in their sidebars, named.
+    for (const p of [ben!, cat!]) await sidebarEntry(p, groupId).filter({ hasText: "Trio" }).click();
+    for (const p of all) await p.page.locator("#messages .event", { hasText: "created the group “Trio”" }).waitFor();
+
+    const said: [Person, string][] = [
+      [ann!, "Hi both"],
+      [ben!, "Hi Ann"],
+      [cat!, "Hello!"],
+    ];
+    for (const [p, text] of said) {
+      await say(p, text);
+      for (const q of all) await q.page.locator("#messages .msg", { hasText: text }).waitFor();
+    }
+    // Read once both others have read it: the members' receipts are watermarks, live to the sender.
+    for (const [p, text] of said) await tick(p, text, "read");
+    // Cat looks elsewhere: her device has the next one, Ben reads it, so it is delivered but not yet read.
+    await openChat(cat!, ann!.name);
+    const plan = "Let's plan the launch";
+    const bensReads = await readsFrom(ann!, ben!.name);
+    await say(ann!, plan);
+    said.push([ann!, plan]);
+    await ben!.page.locator("#messages .msg", { hasText: plan }).waitFor();
+    await tick(ann!, plan, "delivered");
+    await expect.poll(() => readsFrom(ann!, ben!.name), { timeout: 10_000 }).toBe(bensReads + 1);
+    expect(await ann!.page.locator("#messages .msg.mine", { hasText: plan }).getAttribute("data-status")).toBe("delivered");
+    await sidebarEntry(cat!, groupId).click();
+    await tick(ann!, plan, "read");
+    const expected = said.map(([p, text]) => [p.name, text]);
+    for (const p of all) expect(await conversation(p)).toEqual(expected);
+    // Sender names are on the others' bubbles only; the preview names the sender too.
+    expect(await ben!.page.locator("#messages .msg.mine .sender").count()).toBe(0);
+    expect(await sidebarEntry(cat!, groupId).locator(".preview").textContent()).toBe(`${ann!.name}: Let's plan the launch`);
+
+    // The member list: ann is the admin and may remove the others.
+    await ann!.page.click("#members-toggle");
+    const members = ann!.page.locator("#member-list li");
+    expect(await members.evaluateAll((els) => els.map((e) => e.getAttribute("data-user")))).toEqual([ann!.name, ben!.name, cat!.name]);
+    expect(await ann!.page.locator(`#member-list li[data-user="${ann!.name}"] .role`).textContent()).toBe("admin");
+    expect(await ann!.page.locator("#member-list .remove").count()).toBe(2);
+    await ben!.page.click("#members-toggle");
+    expect(await ben!.page.locator("#member-list .remove").count()).toBe(0);
+    expect(await ben!.page.locator("#add-member").isHidden()).toBe(true);
+    // test/artifacts/chat.png, the README's screenshot, is a copy of this one.
+    await shot(ann!, "ann-group");
+
+    await ann!.page.click(`#member-list li[data-user="${cat!.name}"] .remove`);
+    await ann!.page.locator(`#member-list li[data-user="${cat!.name}"]`).waitFor({ state: "detached" });
+    await cat!.page.locator("#messages .event", { hasText: `${ann!.name} removed you` }).waitFor();
+    await cat!.page.locator("#chat-note").waitFor();
+    expect(await cat!.page.locator("#composer").isHidden()).toBe(true);
+    await ben!.page.locator("#messages .event", { hasText: `${ann!.name} removed ${cat!.name}` }).waitFor();
+    await ben!.page.locator(`#member-list li[data-user="${cat!.name}"]`).waitFor({ state: "detached" });
+
+    await say(ann!, "Without Cat");
+    await ben!.page.locator("#messages .msg", { hasText: "Without Cat" }).waitFor();
+    // Read by everyone left in the group: Ben.
+    await tick(ann!, "Without Cat", "read");
+    // The group sent it to its members of that moment, in one fan-out: Ben has it, and Cat's socket never saw it.
+    const catFrames = (await cat!.page.evaluate("window.received")) as string[];
+    expect(catFrames.some((f) => f.includes("Without Cat"))).toBe(false);
+    expect(await conversation(cat!)).toEqual(expected);
+
+    // Ben leaves: his page says so, ann's list and conversation follow.
+    await ben!.page.click("#leave");
+    await ben!.page.locator("#chat-note").waitFor();
+    await ann!.page.locator("#messages .event", { hasText: `${ben!.name} left` }).waitFor();
+    await ann!.page.locator(`#member-list li[data-user="${ben!.name}"]`).waitFor({ state: "detached" });
+
+    expect(pageErrors).toEqual([]);
+    for (const p of all) await p.context.close();
+  });
+
+  it("typing shows and goes, even when the typist's tab closes mid-word; presence dots and last seen follow a peer's tab", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const dan = await person(`dan-${suffix}`);
+    const eve = await person(`eve-${suffix}`);
+    await signIn(dan);
+    await openChat(dan, eve.name);
+    await say(dan, "Are you there?");
+    await tick(dan, "Are you there?", "received");
+    await signIn(eve);
+    await sidebarEntry(eve, dan.name).click();
+    // Each watches the other: a conversation exists, so the server answers.
+    await sidebarEntry(eve, dan.name).locator('.dot[data-status="online"]').waitFor();
+    await eve.page.locator('#peer-status[data-status="online"]', { hasText: "online" }).waitFor();
+    await sidebarEntry(dan, eve.name).locator('.dot[data-status="online"]').waitFor();
+
+    // Typing, in the open conversation and in the sidebar; an emptied input takes it back.
+    const typingLine = eve.page.locator("#typing", { hasText: `${dan.name} is typing…` });
+    const typingPreview = sidebarEntry(eve, dan.name).locator(".preview.typing", { hasText: "typing…" });
+    await dan.page.fill("#composer input[name=text]", "I am wri");
+    await typingLine.waitFor();
+    await typingPreview.waitFor();
+    await shot(eve, "eve-typing");
+    await dan.page.fill("#composer input[name=text]", "");
+    await eve.page.locator("#typing").filter({ hasText: /^$/ }).waitFor();
+    await typingPreview.waitFor({ state: "detached" });
+
+    // The message ends it.
+    await dan.page.fill("#composer input[name=text]", "Yes, writing");
+    await typingLine.waitFor();
+    await dan.page.press("#composer input[name=text]", "Enter");
+    await eve.page.locator("#messages .msg", { hasText: "Yes, writing" }).waitFor();
+    await eve.page.locator("#typing").filter({ hasText: /^$/ }).waitFor();
+
+    // Dan starts typing and his tab closes: no `false` ever comes; eve's page lets it go after 6 s of silence.
+    await dan.page.fill("#composer input[name=text]", "Let me just");
+    await typingLine.waitFor();
+    const framesBefore = ((await eve.page.evaluate("window.received.length")) as number) ?? 0;
+    const closed = Date.now();
+    await dan.page.close();
+    // Presence: the dot goes grey and the header says when he was last seen.
+    await sidebarEntry(eve, dan.name).locator('.dot[data-status="offline"]').waitFor();
+    await eve.page.locator('#peer-status[data-status="offline"]', { hasText: "last seen" }).waitFor();
+    await typingLine.waitFor({ state: "detached", timeout: 15_000 });
+    expect(Date.now() - closed).toBeGreaterThan(4_000);
+    const after = ((await eve.page.evaluate("window.received")) as string[]).slice(framesBefore);
+    expect(after.filter((f) => f.includes('"TYPING"'))).toEqual([]);
+    await shot(eve, "eve-last-seen");
+
+    // Dan's tab comes back (the page remembers him): online again.
+    const back = await tab(dan.name, dan.context);
+    await back.goto(`${server.url}/`);
+    await back.locator('#state[data-state="open"]').waitFor();
+    await sidebarEntry(eve, dan.name).locator('.dot[data-status="online"]').waitFor();
+    await eve.page.locator('#peer-status[data-status="online"]', { hasText: "online" }).waitFor();
+
+    expect(pageErrors).toEqual([]);
+    await dan.context.close();
+    await eve.context.close();
   });
 
   it("refuses a file too large for one message, and says so", async () => {

@@ -6,7 +6,12 @@
  * sends going out exactly once, lost acks and lost frames recovered by resend
  * and resume, dead-socket detection, final refusals, a burst through the
  * rate limiter, and conversations, history and unread counts over HTTP
- * across two devices of one user. Then the package as another project gets it: `npm pack`
+ * across two devices of one user. Groups: created over HTTP, messages to
+ * every member in one order, live receipts, events, a removed member left
+ * out and refused, a member leaving. Typing to a user and to a group, and
+ * presence going offline and online, re-watched after a reconnect (the 6 s
+ * expiry of a typist who vanished: client-ephemeral.test.ts and the browser
+ * test). Then the package as another project gets it: `npm pack`
  * (which builds dist/ with tsc), unpacked into a scratch directory's
  * node_modules, imported by plain Node 22 and type-checked by a consumer's
  * tsc. Does not cover browsers (browser.test.ts does).
@@ -21,9 +26,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ApiError,
   type ClientOptions,
+  type GroupEventFrame,
   LunarLoomClient,
+  type PresenceChange,
   type ReceiptFrame,
   SendError,
+  type TypingChange,
   type UnreadChange,
   type UserMsgFrame,
 } from "../../src/client/index.ts";
@@ -143,6 +151,9 @@ function start(user: string, opts: Partial<ClientOptions> & { viaProxy?: boolean
     synced: 0,
     reasons: [] as string[],
     unread: [] as UnreadChange[],
+    groupEvents: [] as GroupEventFrame[],
+    typing: [] as TypingChange[],
+    presence: [] as PresenceChange[],
   };
   client.on("message", (m) => seen.messages.push(m));
   client.on("receipt", (r) => seen.receipts.push(r));
@@ -151,6 +162,9 @@ function start(user: string, opts: Partial<ClientOptions> & { viaProxy?: boolean
   client.on("synced", () => seen.synced++);
   client.on("state", (s) => s.status === "offline" && seen.reasons.push(s.reason));
   client.on("unread", (u) => seen.unread.push(u));
+  client.on("groupEvent", (g) => seen.groupEvents.push(g));
+  client.on("typing", (t) => seen.typing.push(t));
+  client.on("presence", (p) => seen.presence.push(p));
   client.connect();
   return { client, seen, texts: () => seen.messages.map((m) => m.message) };
 }
@@ -363,6 +377,138 @@ describe("conversations, history and unread over HTTP", () => {
 
     await expect(laptop.client.history(aliceName, { limit: 500 })).rejects.toBeInstanceOf(ApiError);
     await expect(laptop.client.history(aliceName, { limit: 500 })).rejects.toMatchObject({ status: 400, error: "bad_limit" });
+  });
+});
+
+describe("groups against the real Worker", () => {
+  it("create, message, receipts, removal and leaving: every member sees one order, a removed one sees no more", async () => {
+    const [aliceName, bobName, carolName] = [unique("alice"), unique("bob"), unique("carol")];
+    const [alice, phone, bob, carol] = [start(aliceName), start(aliceName), start(bobName), start(carolName)];
+    await until("all are synced", () => [alice, phone, bob, carol].every((p) => p.seen.synced > 0));
+
+    const key = crypto.randomUUID();
+    const group = await alice.client.createGroup({ name: "Launch", members: [bobName, carolName], idempotencyKey: key });
+    expect(group).toMatchObject({ name: "Launch", members: [{ user: aliceName, role: "admin" }, { role: "member" }, { role: "member" }] });
+    expect((await alice.client.createGroup({ name: "Launch", members: [bobName, carolName], idempotencyKey: key })).id).toBe(group.id);
+    for (const p of [alice, phone, bob, carol]) await until("the created event arrives", () => p.seen.groupEvents.length === 1);
+    expect(bob.seen.groupEvents[0]).toMatchObject({ from: aliceName, to: group.id, message: { event: "created", name: "Launch" } });
+
+    // All three at once: each member's log has the group's one order.
+    const sends = await Promise.all(
+      [alice, bob, carol].flatMap((p, i) => [1, 2].map((n) => p.client.send(group.id, `${"abc"[i]}${n}`).acked)),
+    );
+    const inGroup = (p: typeof alice) => p.seen.messages.filter((m) => m.to === group.id).map((m) => m.id);
+    // Each member's socket gets the others' messages; alice's phone gets hers too.
+    for (const [p, count] of [
+      [alice, 4],
+      [phone, 6],
+      [bob, 4],
+      [carol, 4],
+    ] as const) {
+      await until("the group's messages arrive", () => inGroup(p).length === count);
+    }
+    const order = (await bob.client.history(group.id)).messages.filter((m) => m.type === "USER_MSG").map((m) => m.id);
+    expect(new Set(order)).toEqual(new Set(sends.map((a) => a.serverId)));
+    for (const p of [alice, carol]) {
+      expect((await p.client.history(group.id)).messages.filter((m) => m.type === "USER_MSG").map((m) => m.id)).toEqual(order);
+    }
+    // And the sockets had them in that order too.
+    for (const p of [alice, phone, bob, carol]) expect(inGroup(p)).toEqual(order.filter((id) => inGroup(p).includes(id)));
+
+    // Receipts of a group message are live, for the sender's sockets, with no seq: the resume point stays.
+    const seqBefore = alice.client.lastSeq;
+    bob.client.markRead(sends[0]!.serverId);
+    await until("alice hears bob read it", () => alice.seen.receipts.some((r) => r.from === bobName));
+    const read = alice.seen.receipts.find((r) => r.from === bobName);
+    expect(read).toMatchObject({ content: "MESSAGE_READ", message: sends[0]!.serverId });
+    expect(read).not.toHaveProperty("seq");
+    expect(alice.client.lastSeq).toBe(seqBefore);
+
+    // Carol is removed: that event is her last of the group; what follows reaches bob, not her.
+    const after = await alice.client.removeMember(group.id, carolName);
+    expect(after.members.map((m) => m.user)).toEqual([aliceName, bobName]);
+    await until("carol hears she was removed", () => carol.seen.groupEvents.length === 2);
+    expect(carol.seen.groupEvents[1]).toMatchObject({ from: aliceName, message: { event: "member_removed", user: carolName } });
+    const later = await alice.client.send(group.id, "after carol").acked;
+    await until("bob has it", () => bob.seen.messages.some((m) => m.id === later.serverId));
+    expect((await carol.client.history(group.id)).messages.map((m) => m.id)).not.toContain(later.serverId);
+    expect(inGroup(carol)).not.toContain(later.serverId);
+    await expect(carol.client.send(group.id, "still here?").acked).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(carol.client.getGroup(group.id)).rejects.toMatchObject({ status: 404 });
+
+    // Bob leaves; alice, the admin, renames it and hears both in order.
+    await bob.client.leaveGroup(group.id);
+    await alice.client.renameGroup(group.id, "Liftoff");
+    await until("alice has both events", () => alice.seen.groupEvents.length === 4);
+    expect(alice.seen.groupEvents.map((g) => [g.message.event, g.message.user ?? g.message.name])).toEqual([
+      ["created", "Launch"],
+      ["member_removed", carolName],
+      ["member_left", bobName],
+      ["renamed", "Liftoff"],
+    ]);
+    expect((await alice.client.getGroup(group.id)).name).toBe("Liftoff");
+  });
+});
+
+describe("typing and presence against the real Worker", () => {
+  it("typing reaches the peer and a group's members, never the typist, and ends on false and on the message", async () => {
+    const [aliceName, bobName, carolName] = [unique("alice"), unique("bob"), unique("carol")];
+    const [alice, bob, carol] = [start(aliceName), start(bobName), start(carolName)];
+    await until("all are synced", () => [alice, bob, carol].every((p) => p.seen.synced > 0));
+
+    bob.client.typing(aliceName, true);
+    await until("alice sees bob typing", () => alice.seen.typing.length === 1);
+    bob.client.typing(aliceName, false);
+    await until("and stop", () => alice.seen.typing.length === 2);
+    expect(alice.seen.typing).toEqual([
+      { conversation: bobName, user: bobName, typing: true },
+      { conversation: bobName, user: bobName, typing: false },
+    ]);
+
+    const group = await alice.client.createGroup({ name: "Typists", members: [bobName, carolName] });
+    await until("bob is in the group", () => bob.seen.groupEvents.length === 1);
+    bob.client.typing(group.id, true);
+    await until("alice and carol see it", () => [alice, carol].every((p) => p.seen.typing.some((t) => t.conversation === group.id)));
+    await bob.client.send(group.id, "typed").acked;
+    await until("the message ends it for both", () =>
+      [alice, carol].every((p) => p.seen.typing.at(-1)?.conversation === group.id && p.seen.typing.at(-1)?.typing === false),
+    );
+    expect(carol.seen.typing).toEqual([
+      { conversation: group.id, user: bobName, typing: true },
+      { conversation: group.id, user: bobName, typing: false },
+    ]);
+    expect(bob.seen.typing).toEqual([]);
+  });
+
+  it("presence: a peer's status now, offline with lastSeen when they close, online again, and watched again after a reconnect", async () => {
+    const [aliceName, bobName, strangerName] = [unique("alice"), unique("bob"), unique("stranger")];
+    const alice = start(aliceName, { viaProxy: true, since: 0 });
+    let bob = start(bobName);
+    const stranger = start(strangerName);
+    await until("all are synced", () => [alice, bob, stranger].every((p) => p.seen.synced > 0));
+    await alice.client.send(bobName, "hi").acked;
+
+    // The stranger shares no conversation with alice: left out without a word.
+    alice.client.watchPresence([bobName, strangerName]);
+    await until("bob is online", () => alice.seen.presence.length === 1);
+    expect(alice.seen.presence).toEqual([{ user: bobName, status: "online", lastSeen: null }]);
+
+    bob.client.close();
+    await until("bob went offline", () => alice.seen.presence.length === 2);
+    const gone = alice.seen.presence[1]!;
+    expect(gone).toMatchObject({ user: bobName, status: "offline" });
+    expect(Date.parse(gone.lastSeen!)).toBeGreaterThan(Date.now() - 60_000);
+
+    bob = start(bobName);
+    await until("bob is back", () => alice.seen.presence.length === 3);
+    expect(alice.seen.presence[2]).toEqual({ user: bobName, status: "online", lastSeen: null });
+
+    // A new socket has no subscription of its own: the client sends the list again, and the status comes again.
+    proxy.cut();
+    await until("alice reconnected", () => alice.seen.synced > 1);
+    await until("bob's status came again", () => alice.seen.presence.length === 4);
+    expect(alice.seen.presence[3]).toEqual({ user: bobName, status: "online", lastSeen: null });
+    expect(alice.seen.presence.map((p) => p.user)).not.toContain(strangerName);
   });
 });
 

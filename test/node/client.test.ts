@@ -11,213 +11,25 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { backoffDelay } from "../../src/client/backoff.ts";
 import { ResumeCursor } from "../../src/client/cursor.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
-import {
-  ApiError,
-  type ConnectionState,
-  type FetchLike,
-  fileBytes,
-  filePayload,
-  LunarLoomClient,
-  SendError,
-  type UnreadChange,
-} from "../../src/client/index.ts";
+import { ApiError, fileBytes, filePayload, LunarLoomClient, SendError } from "../../src/client/index.ts";
 import { Outbox, SERVER_IDS_KEPT } from "../../src/client/outbox.ts";
-
-// biome-ignore lint/suspicious/noExplicitAny: one handler type for the fake's message and close events.
-type Handler = (event: any) => void;
-
-/** A socket the test plays the server for. */
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readonly sent: string[] = [];
-  closed: { code?: number; reason?: string } | null = null;
-  private readonly handlers = new Map<string, Handler[]>();
-
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-
-  static latest(): FakeSocket {
-    const ws = FakeSocket.all.at(-1);
-    if (!ws) throw new Error("no socket was opened");
-    return ws;
-  }
-
-  addEventListener(type: string, handler: Handler): void {
-    this.handlers.set(type, [...(this.handlers.get(type) ?? []), handler]);
-  }
-
-  send(data: string): void {
-    if (this.closed) throw new Error("socket is closed");
-    this.sent.push(data);
-  }
-
-  close(code?: number, reason?: string): void {
-    this.closed = { code, reason };
-  }
-
-  get query(): URLSearchParams {
-    return new URL(this.url).searchParams;
-  }
-
-  /** Frames the client sent, parsed, without pings. */
-  get frames(): Record<string, unknown>[] {
-    return this.sent.filter((s) => s !== "ping").map((s) => JSON.parse(s));
-  }
-
-  private fire(type: string, event: object = {}): void {
-    for (const h of this.handlers.get(type) ?? []) h(event);
-  }
-
-  /** Upgrade done; the server's CONNECTION_ID follows. */
-  accept(seq = 0, user = "me"): void {
-    this.fire("open");
-    this.receive({
-      id: "h",
-      from: "system",
-      to: user,
-      type: "SYSTEM_MSG",
-      time: T,
-      content: "CONNECTION_ID",
-      message: { connectionId: "c", user, seq },
-    });
-  }
-
-  receive(frame: object | string): void {
-    this.fire("message", { data: typeof frame === "string" ? frame : JSON.stringify(frame) });
-  }
-
-  pong(): void {
-    this.receive("pong");
-  }
-
-  /** The connection is gone (1006: no close frame), or the server closed it with `code`. */
-  drop(code = 1006, reason = ""): void {
-    this.fire("close", { code, reason });
-  }
-}
-
-const T = "2024-01-25T18:07:19Z";
-const msg = (seq: number, text = `m${seq}`, from = "rick") => ({
-  id: `s${seq}`,
-  from,
-  to: "me",
-  type: "USER_MSG",
-  time: T,
-  content: "TEXT_MESSAGE",
-  message: text,
-  seq,
-});
-const ack = (clientId: string, serverId: string) => ({
-  id: clientId,
-  from: "me",
-  type: "ACK_MSG",
-  time: T,
-  content: "MESSAGE_RECEIVED",
-  message: serverId,
-});
-const receipt = (seq: number, serverId: string, content = "MESSAGE_READ") => ({
-  id: `r${seq}`,
-  from: "rick",
-  to: "me",
-  type: "ACK_MSG",
-  time: T,
-  content,
-  message: serverId,
-  seq,
-});
-const error = (code: string, ref?: string) => ({
-  id: "e",
-  from: "system",
-  type: "SYSTEM_MSG",
-  time: T,
-  content: "ERROR",
-  message: ref === undefined ? { code, reason: "r" } : { code, reason: "r", ref },
-});
-
-/** An unsigned JWT-shaped token: the client only reads `exp` (the server verifies). */
-const jwt = (n: number, expInS: number) =>
-  `h.${btoa(JSON.stringify({ userId: "me", n, exp: Math.floor(Date.now() / 1000) + expInS })).replace(/=+$/, "")}.s`;
-
-/** The server's HTTP side, played by the test: every request is recorded and answered by `answer`. */
-class FakeHttp {
-  readonly requests: { url: URL; authorization: string | undefined }[] = [];
-  answer: (url: URL, authorization: string | undefined) => { status?: number; body: unknown } = () => ({
-    status: 404,
-    body: { error: "not_found", reason: "the test set no answer" },
-  });
-
-  readonly fetch: FetchLike = async (url, init) => {
-    const u = new URL(url);
-    this.requests.push({ url: u, authorization: init.headers.Authorization });
-    const { status = 200, body } = this.answer(u, init.headers.Authorization);
-    return new Response(typeof body === "string" ? body : JSON.stringify(body), { status });
-  };
-
-  /** Path and query of every request, in order. */
-  get paths(): string[] {
-    return this.requests.map((r) => r.url.pathname + r.url.search);
-  }
-}
-
-const conv = (id: string, lastSeq: number, unread: number, readUpTo = 0) => ({
-  id,
-  kind: "direct",
-  lastSeq,
-  last: null as ReturnType<typeof msg> | null,
-  unread,
-  readUpTo,
-  peerDeliveredUpTo: 0,
-  peerReadUpTo: 0,
-  updated: T,
-});
-const listing = (conversations: ReturnType<typeof conv>[], next: string | null = null, unread?: number) => ({
-  conversations,
-  unread: unread ?? conversations.reduce((n, c) => n + c.unread, 0),
-  next,
-});
-
-class FakeNetwork {
-  private readonly handlers = new Map<string, () => void>();
-  addEventListener(type: string, h: () => void): void {
-    this.handlers.set(type, h);
-  }
-  removeEventListener(type: string): void {
-    this.handlers.delete(type);
-  }
-  fire(type: "online" | "offline"): void {
-    this.handlers.get(type)?.();
-  }
-}
-
-function makeClient(opts: Partial<ConstructorParameters<typeof LunarLoomClient>[0]> = {}) {
-  const client = new LunarLoomClient({
-    url: "https://edge.test",
-    token: "tok",
-    WebSocket: FakeSocket,
-    network: null,
-    backoff: { baseMs: 100, capMs: 1000 },
-    heartbeat: { intervalMs: 5000, timeoutMs: 2000 },
-    ...opts,
-  });
-  const seen = {
-    messages: [] as unknown[],
-    acks: [] as unknown[],
-    receipts: [] as unknown[],
-    errors: [] as unknown[],
-    states: [] as ConnectionState[],
-    synced: [] as unknown[],
-    unread: [] as UnreadChange[],
-  };
-  client.on("message", (m) => seen.messages.push(m.message));
-  client.on("ack", (a) => seen.acks.push(a));
-  client.on("receipt", (r) => seen.receipts.push(r.message));
-  client.on("error", (e) => seen.errors.push(e.code));
-  client.on("state", (s) => seen.states.push(s));
-  client.on("synced", (s) => seen.synced.push(s.seq));
-  client.on("unread", (u) => seen.unread.push(u));
-  return { client, seen };
-}
+import {
+  ack,
+  conv,
+  error,
+  FakeHttp,
+  FakeNetwork,
+  FakeSocket,
+  groupEvent,
+  jwt,
+  listing,
+  makeClient,
+  msg,
+  presenceFrame,
+  receipt,
+  T,
+  typingFrame,
+} from "./fakes.ts";
 
 beforeEach(() => {
   FakeSocket.all = [];
@@ -307,6 +119,12 @@ describe("parseServerFrame", () => {
     expect(parseServerFrame(JSON.stringify(ack("c", "s")))).toMatchObject({ content: "MESSAGE_RECEIVED" });
     expect(parseServerFrame(JSON.stringify(receipt(2, "s")))).toMatchObject({ content: "MESSAGE_READ" });
     expect(parseServerFrame(JSON.stringify(error("BAD_JSON")))).toMatchObject({ content: "ERROR" });
+    expect(parseServerFrame(JSON.stringify({ ...error("FORBIDDEN", "c"), seq: 3 }))).toMatchObject({ content: "ERROR", seq: 3 });
+    expect(parseServerFrame(JSON.stringify(groupEvent(4, "group:g", { event: "renamed", name: "x" })))).toMatchObject({
+      content: "GROUP_EVENT",
+    });
+    expect(parseServerFrame(JSON.stringify(typingFrame("rick", true)))).toMatchObject({ content: "TYPING", message: true });
+    expect(parseServerFrame(JSON.stringify(presenceFrame("rick", "offline", T)))).toMatchObject({ content: "PRESENCE" });
     for (const bad of [
       "not json",
       "[]",
@@ -316,6 +134,12 @@ describe("parseServerFrame", () => {
       JSON.stringify({ ...receipt(1, "s"), message: 5 }),
       JSON.stringify({ ...msg(1), type: "NEW_KIND" }),
       JSON.stringify({ type: "USER_MSG" }),
+      JSON.stringify({ ...error("FORBIDDEN"), seq: -1 }),
+      JSON.stringify(groupEvent(4, "group:g", { event: "exploded" })),
+      JSON.stringify({ ...groupEvent(4, "group:g", { event: "renamed" }), seq: undefined }),
+      JSON.stringify(typingFrame("rick", "yes" as unknown as boolean)),
+      JSON.stringify({ ...presenceFrame("rick", "online"), message: { status: "away", lastSeen: null } }),
+      JSON.stringify({ ...presenceFrame("rick", "offline"), message: { status: "offline", lastSeen: 5 } }),
     ]) {
       expect(parseServerFrame(bad)).toBeNull();
     }
