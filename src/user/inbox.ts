@@ -62,8 +62,9 @@ export class Inbox {
 
   /** Handles one frame; returns the object that now has frames waiting in the outbox, if any. */
   private handleFrame(ws: WebSocket, data: string | ArrayBuffer, now: number): string | null {
-    // Frames already queued on a socket we closed (abuse, expiry, too many) are not served.
-    if (ws.readyState !== WebSocket.OPEN) return null;
+    // Frames already waiting on a socket the server closed (abuse, expiry, too many) are not served;
+    // those a client sent just before closing its socket are (a last receipt, a TYPING false).
+    if (this.u.sockets.closedByServer(ws)) return null;
     // A frame on an expired socket is not handled at all: the socket is closed, the client resends.
     if (this.u.sockets.expired(ws, now)) return null;
     const { user, connectionId } = this.u.sockets.attachment(ws);

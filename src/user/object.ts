@@ -155,8 +155,7 @@ export class UserObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // Reciprocate the close. 1005/1006/1015 describe a close and cannot be sent.
-    this.user.sockets.close(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+    this.user.sockets.reciprocate(ws, code, reason);
     this.gone(ws);
   }
 

@@ -27,6 +27,8 @@ export const CLOSE_RATE_ABUSE = 1008;
 export class Sockets {
   /** Attachments as last read or written: deserializing one per frame is work a cache saves. */
   private readonly attachments = new WeakMap<WebSocket, Attachment>();
+  /** Sockets the server closed: in memory, as their waiting frames are (a hibernated object has none waiting). */
+  private readonly refused = new WeakSet<WebSocket>();
 
   constructor(private readonly ctx: DurableObjectState) {}
 
@@ -87,12 +89,32 @@ export class Sockets {
     for (const ws of this.live(now, except)) this.hand(ws, text, now);
   }
 
-  /** Close reasons over 123 bytes throw; ours are short. A socket already closing is fine. */
+  /**
+   * The server closes a socket (expiry, abuse, too many, the server API):
+   * frames it sent that are still waiting to be handled are not served.
+   */
   close(ws: WebSocket, code: number, reason: string): void {
-    try {
-      ws.close(code, reason);
-    } catch {
-      // already closing
-    }
+    this.refused.add(ws);
+    closeQuietly(ws, code, reason);
+  }
+
+  /** The client closed: answer its close. What it sent before closing is still handled. */
+  reciprocate(ws: WebSocket, code: number, reason: string): void {
+    // 1005/1006/1015 describe a close and cannot be sent.
+    closeQuietly(ws, code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
+  }
+
+  /** Whether the server closed this socket: its waiting frames are not served. */
+  closedByServer(ws: WebSocket): boolean {
+    return this.refused.has(ws);
+  }
+}
+
+/** Close reasons over 123 bytes throw; ours are short. A socket already closing is fine. */
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    // already closing
   }
 }

@@ -95,6 +95,19 @@ describe("TYPING", () => {
     await b.expectNothingMore();
   });
 
+  it("still handles what a client sent just before closing its socket: a last `false`, a last receipt", async () => {
+    const [john, rick] = await users("john", "rick");
+    const ack = await rick.message(john.user, "read me before you go");
+    await john.expect({ id: ack.message });
+    typing(john, rick.user, true);
+    await rick.expect({ ...isTyping, message: true });
+    typing(john, rick.user, false);
+    john.send({ type: "ACK_MSG", content: "MESSAGE_READ", message: ack.message });
+    john.close();
+    expect(await rick.expect({ ...isTyping, message: false })).toMatchObject({ from: john.user });
+    expect(await rick.expect({ type: "ACK_MSG", content: "MESSAGE_READ" })).toMatchObject({ from: john.user, message: ack.message });
+  });
+
   it("to a user with no socket: dropped, nothing stored, nothing replayed with since", async () => {
     const [john] = await users("john");
     const away = uniqueUser("away");
