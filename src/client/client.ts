@@ -16,6 +16,7 @@ import type {
   ErrorFrame,
   GroupEventFrame,
   GroupRole,
+  NoticeFrame,
   ReceiptContent,
   ReceiptFrame,
   UserContent,
@@ -111,6 +112,8 @@ export interface ClientEvents {
   receipt: ReceiptFrame;
   /** A change to a group the user is in (or was: their own removal is their last), in the group's order, once. */
   groupEvent: GroupEventFrame;
+  /** A NOTICE from the app's backend (the `system` conversation, or a group's), in the log's order, once. */
+  notice: NoticeFrame;
   /** Every ERROR frame. A send the server refuses for good also rejects that send's `acked`. */
   error: ServerError;
   /** A message acked and then refused (see Refusal); if its `acked` had not settled yet, it rejects too. */
@@ -446,6 +449,10 @@ export class LunarLoomClient {
         this.events.emit("groupEvent", frame);
         return;
       }
+      case "NOTICE":
+        if (!this.cursor.accept(frame.seq)) return;
+        this.events.emit("notice", frame);
+        return;
       case "TOKEN_REFRESHED":
         this.refresher.refreshed(frame.id);
         return;

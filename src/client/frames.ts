@@ -84,6 +84,8 @@ export function parseServerFrame(text: string): ServerFrame | null {
       case "SYSTEM_MSG/ERROR":
         // A late group refusal is logged, so it carries a seq.
         return isObject(v.message) && isString(v.message.code) && (v.seq === undefined || isSeq(v.seq));
+      case "SYSTEM_MSG/NOTICE":
+        return isString(v.to) && "message" in v && isSeq(v.seq);
       case "SYSTEM_MSG/GROUP_EVENT":
         return isString(v.from) && isString(v.to) && isObject(v.message) && GROUP_EVENTS.has(v.message.event) && isSeq(v.seq);
       case "EVENT_MSG/TYPING":

@@ -176,6 +176,33 @@ describe("LunarLoomClient", () => {
     expect(FakeSocket.latest().query.get("since")).toBe("9");
   });
 
+  it("hands each NOTICE over once, in the log's order, and resumes after it", () => {
+    const { client } = makeClient();
+    const notices: unknown[] = [];
+    client.on("notice", (n) => notices.push(n.message));
+    client.connect();
+    const ws = FakeSocket.latest();
+    ws.accept(0);
+    const notice = (seq: number) => ({
+      id: `n${seq}`,
+      from: "system",
+      to: "me",
+      type: "SYSTEM_MSG",
+      time: T,
+      content: "NOTICE",
+      message: { order: seq },
+      seq,
+    });
+    ws.receive(notice(1));
+    ws.receive(notice(1));
+    ws.receive(notice(2));
+    ws.pong();
+    expect(notices).toEqual([{ order: 1 }, { order: 2 }]);
+    ws.drop();
+    vi.runOnlyPendingTimers();
+    expect(FakeSocket.latest().query.get("since")).toBe("2");
+  });
+
   it("asks the token provider for a fresh token on every attempt", async () => {
     let n = 0;
     const { client } = makeClient({ token: async () => `t${++n}` });
