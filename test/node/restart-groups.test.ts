@@ -21,6 +21,8 @@ const persistTo = mkdtempSync(join(tmpdir(), "lunarloom-group-restart-"));
 const DELIVERY_TIMEOUT_MS = 40_000;
 const PAD = "x".repeat(16_000);
 let server: DevServer | null = null;
+/** The running (or starting) server: concurrent connects after the restart must share one, not each start their own on the same state. */
+let starting: Promise<DevServer> | null = null;
 const sockets: WsClient[] = [];
 
 afterAll(async () => {
@@ -29,7 +31,8 @@ afterAll(async () => {
 });
 
 async function connect(user: string, since?: number): Promise<WsClient> {
-  server ??= await startDevServer({ persistTo, startTimeoutMs: 60_000 });
+  starting ??= startDevServer({ persistTo, startTimeoutMs: 60_000 });
+  server = await starting;
   const c = await WsClient.connect(server, user, since === undefined ? {} : { since });
   sockets.push(c);
   return c;
@@ -38,6 +41,7 @@ async function connect(user: string, since?: number): Promise<WsClient> {
 async function sigkill(): Promise<void> {
   const s = server!;
   server = null;
+  starting = null;
   const exited = once(s.process, "exit");
   process.kill(-s.process.pid!, "SIGKILL");
   await exited;
