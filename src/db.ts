@@ -57,7 +57,9 @@ export class Db {
   }
 
   private migrate(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");
+    // Only when it is missing: even `CREATE TABLE IF NOT EXISTS` counts as a
+    // write, and would make every wake of an existing object commit.
+    if (!this.ready) this.sql.exec("CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY)");
     const applied = this.sql.exec<{ v: number | null }>("SELECT max(version) AS v FROM _migrations").one().v ?? 0;
     for (let v = applied; v < this.migrations.length; v++) {
       const step = this.migrations[v]!;

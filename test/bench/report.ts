@@ -97,6 +97,7 @@ const ROWS: Record<string, Row[]> = {
     { metric: "runtimeBytesPerConn", label: "… of which the runtime process", unit: "KB" },
     { metric: "runtimeCpuUsPerConn", label: "workerd runtime CPU per connect", unit: "µs" },
     { metric: "reconnectsPerSec", label: "reconnects/s (same users again)", unit: "conn/s" },
+    { metric: "runtimeCpuUsPerReconnect", label: "workerd runtime CPU per reconnect", unit: "µs" },
     { metric: "reconnectP99", label: "reconnect p99", unit: "ms" },
     { metric: "lost", label: "failed connects", unit: "count" },
   ],
