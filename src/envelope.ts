@@ -3,6 +3,9 @@
  * argument) or in a log. `frame` is the JSON text without `seq`: each
  * receiving log adds its own.
  */
+import { isoSecond, userMsgText } from "./protocol/build.ts";
+import type { SendFrame } from "./protocol/frames.ts";
+
 export interface Envelope {
   /** The server's id of the frame. */
   id: string;
@@ -27,3 +30,14 @@ export type EnvelopeType = "USER_MSG" | "ACK_MSG" | "NOTICE" | "GROUP_EVENT" | "
 
 /** The frames that make a conversation's history and move it up the list (PROTOCOL.md, Conversations). */
 export const HISTORY_TYPES: readonly EnvelopeType[] = ["USER_MSG", "NOTICE", "GROUP_EVENT"];
+
+/** A user's message as it leaves their object, for a user or a group. */
+export function messageEnvelope(sender: string, serverId: string, frame: SendFrame, now: number): Envelope {
+  return {
+    id: serverId,
+    sender,
+    recipient: frame.to,
+    type: "USER_MSG",
+    frame: userMsgText(serverId, sender, frame.to, isoSecond(now), frame.content, frame.rawMessage),
+  };
+}

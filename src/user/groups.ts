@@ -4,8 +4,8 @@
  * user's own log, in the group's order), and hearing that a message was
  * refused after its ack because its sender had been removed meanwhile.
  */
-import type { Envelope } from "../envelope.ts";
-import { isoSecond, lateRefusalText, userMsgText, withSeq } from "../protocol/build.ts";
+import { type Envelope, messageEnvelope } from "../envelope.ts";
+import { lateRefusalText, withSeq } from "../protocol/build.ts";
 import { type GroupEventFrame, type SendFrame, SYSTEM } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
@@ -26,14 +26,7 @@ export function sendToGroup(u: User, frame: SendFrame, now: number, from?: WebSo
   if (earlier) return { ...earlier, flush: frame.to };
   const serverId = crypto.randomUUID();
   u.log.claimGroupSend(frame.id, serverId, now);
-  const envelope: Envelope = {
-    id: serverId,
-    sender: u.me,
-    recipient: frame.to,
-    type: "USER_MSG",
-    frame: userMsgText(serverId, u.me, frame.to, isoSecond(now), frame.content, frame.rawMessage),
-    clientId: frame.id,
-  };
+  const envelope = { ...messageEnvelope(u.me, serverId, frame, now), clientId: frame.id };
   if (from) envelope.origin = u.sockets.attachment(from).connectionId;
   u.outbox.enqueue(envelope);
   return { serverId, time: now, flush: frame.to };

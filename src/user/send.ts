@@ -6,8 +6,8 @@
  * and goes to the group's object, which gives it its place in the group's
  * order and sends the sender's copy back (groups.ts).
  */
-import type { Envelope } from "../envelope.ts";
-import { isoSecond, userMsgText, withSeq } from "../protocol/build.ts";
+import { messageEnvelope } from "../envelope.ts";
+import { withSeq } from "../protocol/build.ts";
 import { isGroupId, type SendFrame, SYSTEM } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
@@ -27,13 +27,7 @@ export function send(u: User, frame: SendFrame, now: number, from?: WebSocket): 
   const earlier = u.log.earlierGroupSend(frame.id);
   if (earlier) return { ...earlier, flush: null };
   const serverId = crypto.randomUUID();
-  const envelope: Envelope = {
-    id: serverId,
-    sender: u.me,
-    recipient: frame.to,
-    type: "USER_MSG",
-    frame: userMsgText(serverId, u.me, frame.to, isoSecond(now), frame.content, frame.rawMessage),
-  };
+  const envelope = messageEnvelope(u.me, serverId, frame, now);
   const logged = u.log.appendSend(envelope, frame.id, now, u.config.logMaxRows);
   // A resend after a lost ack: the same answer, and no second delivery.
   if (!("seq" in logged)) return { ...logged, flush: null };
