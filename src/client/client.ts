@@ -11,19 +11,9 @@
  *   typing() / TYPING frames ─▶ TypingSender / TypingWatch ─▶ typing events (live only)
  *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
  */
-import type {
-  ErrorCode,
-  ErrorFrame,
-  GroupEventFrame,
-  GroupRole,
-  NoticeFrame,
-  ReceiptContent,
-  ReceiptFrame,
-  UserContent,
-  UserMsgFrame,
-} from "../protocol/frames.ts";
+import type { GroupRole, UserContent } from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
-import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
   Connection,
   DEFAULT_HEARTBEAT,
@@ -34,15 +24,18 @@ import {
 } from "./connection.ts";
 import { ResumeCursor } from "./cursor.ts";
 import { Emitter, type Listener } from "./emitter.ts";
+import type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
 import type { FilePayload } from "./file.ts";
-import { type OutgoingReceipt, type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
+import { type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
-import { type Ack, Outbox, type Outgoing } from "./outbox.ts";
-import { type PresenceChange, PresenceWatch } from "./presence.ts";
+import { Outbox, type Outgoing } from "./outbox.ts";
+import { PresenceWatch } from "./presence.ts";
+import { Receipts } from "./receipts.ts";
 import { TokenRefresher } from "./refresh.ts";
+import { isTransient, Resend } from "./resend.ts";
 import { Tokens } from "./tokens.ts";
-import { type TypingChange, TypingSender, TypingWatch } from "./typing.ts";
-import { type UnreadChange, UnreadCounts } from "./unread.ts";
+import { TypingSender, TypingWatch } from "./typing.ts";
+import { UnreadCounts } from "./unread.ts";
 
 export interface ClientOptions {
   /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws` and calls its `/v1`. */
@@ -71,71 +64,6 @@ export interface ClientOptions {
   maxMessageBytes?: number;
 }
 
-export type ConnectionState =
-  | { status: "idle" }
-  | { status: "connecting"; attempt: number }
-  | { status: "open"; user: string; connectionId: string }
-  | { status: "offline"; attempt: number; retryInMs: number; reason: string }
-  | { status: "closed" };
-
-/** An ERROR frame's body: `{ code, reason, ref?, id? }`. */
-export type ServerError = ErrorFrame["message"];
-
-/**
- * A message the server acked and then refused: a group message that reached
- * the group after its sender had been removed. It reached nobody.
- */
-export interface Refusal {
-  /** The client id it was sent with (absent if it was not sent with one this client knows, e.g. through the server API). */
-  clientId: string | undefined;
-  /** The server id it was acked with. */
-  serverId: string;
-  code: ErrorCode;
-  reason: string;
-}
-
-export interface ClientEvents {
-  state: ConnectionState;
-  /**
-   * Every USER_MSG in the user's log, once: messages to the user, and copies
-   * of messages the user sent (from other devices, or from this client when a
-   * resume replays them; match those to sends with `ack`'s serverId).
-   */
-  message: UserMsgFrame;
-  /** A message sent through this client is durably stored; fires once per client id. */
-  ack: Ack;
-  /**
-   * MESSAGE_DELIVERED / MESSAGE_READ: to the user for messages they sent, or a
-   * copy of the user's own from another device. For a group message, `from` is
-   * the member who got or read it; those come live only, with no `seq`.
-   */
-  receipt: ReceiptFrame;
-  /** A change to a group the user is in (or was: their own removal is their last), in the group's order, once. */
-  groupEvent: GroupEventFrame;
-  /** A NOTICE from the app's backend (the `system` conversation, or a group's), in the log's order, once. */
-  notice: NoticeFrame;
-  /** Every ERROR frame. A send the server refuses for good also rejects that send's `acked`. */
-  error: ServerError;
-  /** A message acked and then refused (see Refusal); if its `acked` had not settled yet, it rejects too. */
-  refused: Refusal;
-  /** The connection's backlog (replay or offline queue) has fully arrived; `seq` is where it ended. */
-  synced: { seq: number };
-  /**
-   * Unread counts changed: the total, and each conversation whose count
-   * changed. Starts with the first `conversations()` (every listed
-   * conversation), then follows messages and reads, on this device and others.
-   */
-  unread: UnreadChange;
-  /**
-   * Someone started or stopped typing in a conversation: `true` on their
-   * first TYPING, `false` on their `false`, their message, or 6 s after
-   * their last `true` (a tab that closed mid-word says nothing).
-   */
-  typing: TypingChange;
-  /** A watched user's status (see watchPresence): now, after every (re)connect, and on every change. */
-  presence: PresenceChange;
-}
-
 export interface ConnectOptions {
   /**
    * Resume after this seq instead of the constructor's `since`, e.g. the
@@ -154,9 +82,6 @@ export interface SendOptions {
 /** The server's default MAX_MESSAGE_BYTES. */
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
-/** Errors that say "try again later": the frame was not stored. Any other refusal is final. */
-const TRANSIENT: ReadonlySet<string> = new Set(["RATE_LIMITED", "INTERNAL"]);
-
 export class LunarLoomClient {
   private readonly events = new Emitter<ClientEvents>();
   private readonly outbox: Outbox;
@@ -171,16 +96,12 @@ export class LunarLoomClient {
   private readonly presence: PresenceWatch;
   private readonly endpoint: URL;
   private readonly backoff: BackoffOptions;
-  /** Receipts asked for while no socket was open; sent on the next connection. */
-  private receiptQueue: OutgoingReceipt[] = [];
-  /** Receipts already asked for: repeating one is harmless but costs rate budget. */
-  private readonly receiptsAsked = new Set<string>();
+  private readonly receipts: Receipts;
+  private readonly resend: Resend;
   private currentState: ConnectionState = { status: "idle" };
   /** The user, as CONNECTION_ID named them: who "incoming" is relative to. */
   private me: string | null = null;
   private synced = false;
-  private resendTimer: ReturnType<typeof setTimeout> | undefined;
-  private resendAttempt = 0;
 
   constructor(options: ClientOptions) {
     if (!options.url) throw new Error("LunarLoomClient: option 'url' is required");
@@ -208,6 +129,10 @@ export class LunarLoomClient {
       (change) => this.events.emit("typing", change),
     );
     this.presence = new PresenceWatch(sendNow, (change) => this.events.emit("presence", change));
+    this.receipts = new Receipts(sendNow);
+    this.resend = new Resend(this.backoff, () => {
+      for (const text of this.outbox.texts()) sendNow(text);
+    });
     this.refresher = new TokenRefresher(tokens.forSocket, sendNow);
     this.connection = new Connection(
       {
@@ -262,8 +187,7 @@ export class LunarLoomClient {
     this.unreadCounts.stop();
     this.refresher.stop();
     this.connection.stop();
-    clearTimeout(this.resendTimer);
-    this.resendTimer = undefined;
+    this.resend.stop();
     this.setState({ status: "closed" });
   }
 
@@ -282,7 +206,7 @@ export class LunarLoomClient {
     };
     const { outgoing, text } = this.outbox.add(frame);
     // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
-    if (text !== null && this.currentState.status === "open" && this.resendTimer === undefined) this.connection.send(text);
+    if (text !== null && this.currentState.status === "open" && !this.resend.waiting) this.connection.send(text);
     this.typingSender.stop(to);
     return outgoing;
   }
@@ -294,12 +218,12 @@ export class LunarLoomClient {
 
   /** Tells the sender the message reached this device. `serverId` is the message frame's `id`. */
   markDelivered(serverId: string): void {
-    this.receipt("MESSAGE_DELIVERED", serverId);
+    this.receipts.ask("MESSAGE_DELIVERED", serverId);
   }
 
   /** Tells the sender the user has seen the message; the server moves the conversation's readUpTo to it. */
   markRead(serverId: string): void {
-    this.receipt("MESSAGE_READ", serverId);
+    this.receipts.ask("MESSAGE_READ", serverId);
     this.unreadCounts.read(serverId);
   }
 
@@ -404,14 +328,6 @@ export class LunarLoomClient {
     this.events.emit("state", state);
   }
 
-  private receipt(content: ReceiptContent, messageId: string): void {
-    const key = `${content} ${messageId}`;
-    if (this.receiptsAsked.has(key)) return;
-    this.receiptsAsked.add(key);
-    const frame: OutgoingReceipt = { type: "ACK_MSG", content, message: messageId };
-    if (this.currentState.status !== "open" || !this.connection.send(JSON.stringify(frame))) this.receiptQueue.push(frame);
-  }
-
   private onText(data: string): void {
     const frame = parseServerFrame(data);
     if (!frame) return;
@@ -429,7 +345,7 @@ export class LunarLoomClient {
       case "MESSAGE_RECEIVED": {
         const ack = this.outbox.ack({ clientId: frame.id, serverId: frame.message, time: frame.time });
         if (ack) {
-          this.resendAttempt = 0;
+          this.resend.progressed();
           this.events.emit("ack", ack);
         }
         return;
@@ -477,9 +393,7 @@ export class LunarLoomClient {
     this.setState({ status: "open", user: hello.user, connectionId: hello.connectionId });
     // Pipelined in send order; the server acks in that order and dedupes what it already has.
     for (const text of this.outbox.texts()) this.connection.send(text);
-    const receipts = this.receiptQueue;
-    this.receiptQueue = [];
-    for (const frame of receipts) if (!this.connection.send(JSON.stringify(frame))) this.receiptQueue.push(frame);
+    this.receipts.opened();
     this.presence.opened();
   }
 
@@ -500,10 +414,10 @@ export class LunarLoomClient {
     }
     // Typing is never resent, so not even a transient refusal of it concerns the outbox.
     if (error.ref !== undefined && this.typingSender.refused(error.ref)) return;
-    if (TRANSIENT.has(error.code)) {
+    if (isTransient(error.code)) {
       // A transient refusal says nothing final about any pending message:
       // resend them all after a backoff; the server dedupes those it has.
-      if (this.outbox.size > 0) this.scheduleResend();
+      if (this.outbox.size > 0) this.resend.schedule();
     } else if (error.ref !== undefined) {
       this.outbox.fail(error.ref, error.code, error.reason);
     }
@@ -516,17 +430,6 @@ export class LunarLoomClient {
   private onRefused(refusal: Refusal): void {
     if (refusal.clientId !== undefined) this.outbox.fail(refusal.clientId, refusal.code, refusal.reason, refusal.serverId);
     this.events.emit("refused", refusal);
-  }
-
-  private scheduleResend(): void {
-    if (this.resendTimer !== undefined) return;
-    // At least baseMs: the server's bucket refills at its own pace, so an instant resend would only be refused again.
-    const delay = Math.max(this.backoff.baseMs, backoffDelay(this.resendAttempt++, this.backoff));
-    this.resendTimer = setTimeout(() => {
-      this.resendTimer = undefined;
-      if (this.currentState.status !== "open") return;
-      for (const text of this.outbox.texts()) this.connection.send(text);
-    }, delay);
   }
 }
 

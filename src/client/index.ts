@@ -34,17 +34,9 @@ export {
   type SystemConversation,
 } from "./api.ts";
 export type { BackoffOptions } from "./backoff.ts";
-export {
-  type ClientEvents,
-  type ClientOptions,
-  type ConnectionState,
-  type ConnectOptions,
-  LunarLoomClient,
-  type Refusal,
-  type SendOptions,
-  type ServerError,
-} from "./client.ts";
+export { type ClientOptions, type ConnectOptions, LunarLoomClient, type SendOptions } from "./client.ts";
 export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor, WebSocketLike } from "./connection.ts";
+export type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
 export {
   conversationOf,
