@@ -9,18 +9,10 @@
  * one, statuses only for watched users, the server's limit. The same
  * against the real Worker: client-e2e.test.ts.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ack, error, FakeSocket, groupEvent, makeClient, msg, presenceFrame, T, typingFrame } from "./fakes.ts";
+import { describe, expect, it, vi } from "vitest";
+import { ack, error, FakeSocket, G, groupEvent, makeClient, msg, presenceFrame, T, typingFrame, useFakeServer } from "./fakes.ts";
 
-beforeEach(() => {
-  FakeSocket.all = [];
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
-
-const G = "group:9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+useFakeServer();
 
 /** A connected client whose socket has sent nothing yet. */
 function connected(opts: Parameters<typeof makeClient>[0] = {}) {

@@ -7,19 +7,27 @@
  * event, or a rejected `acked` when the replayed refusal beats the ack).
  * client-e2e.test.ts proves the same against the real Worker.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ApiError, SendError } from "../../src/client/index.ts";
-import { ack, conv, error, FakeHttp, FakeSocket, groupEvent, jwt, listing, makeClient, msg, receipt, T } from "./fakes.ts";
+import {
+  ack,
+  conv,
+  error,
+  FakeHttp,
+  FakeSocket,
+  G,
+  groupEvent,
+  jwt,
+  listing,
+  makeClient,
+  msg,
+  receipt,
+  T,
+  useFakeServer,
+} from "./fakes.ts";
 
-beforeEach(() => {
-  FakeSocket.all = [];
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeServer();
 
-const G = "group:9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
 const member = (user: string, role = "member") => ({ user, role, joined: T, deliveredUpTo: null, readUpTo: null });
 const group = (...members: ReturnType<typeof member>[]) => ({ id: G, name: "Launch", created: T, members });
 /** A message to the group, as a member's socket gets it. */

@@ -7,7 +7,7 @@
  * client-e2e.test.ts proves it against the real Worker.
  */
 import fc from "fast-check";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { backoffDelay } from "../../src/client/backoff.ts";
 import { ResumeCursor } from "../../src/client/cursor.ts";
 import { parseServerFrame } from "../../src/client/frames.ts";
@@ -29,15 +29,10 @@ import {
   receipt,
   T,
   typingFrame,
+  useFakeServer,
 } from "./fakes.ts";
 
-beforeEach(() => {
-  FakeSocket.all = [];
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeServer();
 
 describe("backoffDelay", () => {
   it("is full jitter: uniform below min(cap, base·2^attempt)", () => {

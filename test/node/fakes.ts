@@ -3,6 +3,8 @@
  * fetch and network, the frames the server sends, and a client wired to
  * them that records everything it reports. Shared by the client's unit tests.
  */
+
+import { afterEach, beforeEach, vi } from "vitest";
 import type {
   ConnectionState,
   FetchLike,
@@ -89,6 +91,18 @@ export class FakeSocket {
 }
 
 export const T = "2024-01-25T18:07:19Z";
+export const G = "group:9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+
+/** Each test starts with no fake sockets, on fake timers. */
+export function useFakeServer(): void {
+  beforeEach(() => {
+    FakeSocket.all = [];
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+}
 export const msg = (seq: number, text = `m${seq}`, from = "rick") => ({
   id: `s${seq}`,
   from,
