@@ -13,7 +13,7 @@ import { ConversationList, HistoryQuery, ListQuery, MessagePage } from "./conver
 import { httpError, jsonText, typed } from "./errors.ts";
 import { GroupSchema, groupIdFor, MAX_IDEMPOTENCY_KEY, notAGroup, respond } from "./groups.ts";
 import { router } from "./router.ts";
-import { errors, GroupName, Id, Identity, Role } from "./schemas.ts";
+import { body, errors, GroupName, Id, Identity, json, Role } from "./schemas.ts";
 
 export const apiKeyAuth = createMiddleware(async (c, next) => {
   const refused = await checkApiKey(c.req.raw, c.env);
@@ -22,7 +22,7 @@ export const apiKeyAuth = createMiddleware(async (c, next) => {
 });
 
 const security = [{ apiKey: [] }];
-const GroupAnswer = { content: { "application/json": { schema: GroupSchema } } };
+const GroupAnswer = json(GroupSchema);
 const UserParam = z.object({ user: Id });
 
 const Recipient = z
@@ -63,8 +63,8 @@ const postMessage = createRoute({
   path: "/messages",
   summary: "Send as a user (with `from`) or a notice from the system, to a user or a group",
   security,
-  request: { body: { content: { "application/json": { schema: MessageBody } }, required: true } },
-  responses: { 201: { description: "stored", content: { "application/json": { schema: Sent } } }, ...errors(400, 401, 403, 404, 413, 503) },
+  request: { body: body(MessageBody) },
+  responses: { 201: { description: "stored", ...json(Sent) }, ...errors(400, 401, 403, 404, 413, 503) },
 });
 
 const createGroup = createRoute({
@@ -74,7 +74,7 @@ const createGroup = createRoute({
   security,
   request: {
     headers: z.object({ "idempotency-key": z.string().max(MAX_IDEMPOTENCY_KEY, { error: "must be at most 255 characters" }).optional() }),
-    body: { content: { "application/json": { schema: AdminGroupBody } }, required: true },
+    body: body(AdminGroupBody),
   },
   responses: { 201: { description: "the group", ...GroupAnswer }, ...errors(400, 401, 409, 503) },
 });
@@ -86,7 +86,7 @@ const addMember = createRoute({
   security,
   request: {
     params: z.object({ id: z.string() }),
-    body: { content: { "application/json": { schema: z.object({ user: Identity, role: Role.default("member") }) } }, required: true },
+    body: body(z.object({ user: Identity, role: Role.default("member") })),
   },
   responses: { 200: { description: "the group", ...GroupAnswer }, ...errors(400, 401, 404, 409, 503) },
 });
@@ -106,7 +106,7 @@ const conversations = createRoute({
   summary: "A user's conversations (the same shape as the user's own)",
   security,
   request: { params: UserParam, query: ListQuery },
-  responses: { 200: { description: "a page", content: { "application/json": { schema: ConversationList } } }, ...errors(400, 401, 503) },
+  responses: { 200: { description: "a page", ...json(ConversationList) }, ...errors(400, 401, 503) },
 });
 
 const history = createRoute({
@@ -115,7 +115,7 @@ const history = createRoute({
   summary: "A user's history of one conversation",
   security,
   request: { params: UserParam.extend({ id: Id }), query: HistoryQuery },
-  responses: { 200: { description: "a page", content: { "application/json": { schema: MessagePage } } }, ...errors(400, 401, 503) },
+  responses: { 200: { description: "a page", ...json(MessagePage) }, ...errors(400, 401, 503) },
 });
 
 const disconnect = createRoute({
@@ -123,11 +123,11 @@ const disconnect = createRoute({
   path: "/users/{user}/disconnect",
   summary: "Close every socket of a user (4003); with `until`, new connections get 403 suspended until then",
   security,
-  request: { params: UserParam, body: { content: { "application/json": { schema: DisconnectBody } }, required: false } },
+  request: { params: UserParam, body: body(DisconnectBody, false) },
   responses: {
     200: {
       description: "done",
-      content: { "application/json": { schema: z.object({ closed: z.number().int(), until: z.string().nullable() }) } },
+      ...json(z.object({ closed: z.number().int(), until: z.string().nullable() })),
     },
     ...errors(400, 401, 503),
   },

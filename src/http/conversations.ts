@@ -8,7 +8,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { jsonText } from "./errors.ts";
 import { router } from "./router.ts";
-import { errors, Id, Limit, Seq } from "./schemas.ts";
+import { errors, Id, json, Limit, Seq } from "./schemas.ts";
 
 const Frame = z.record(z.string(), z.unknown()).openapi("Frame", {
   description: "a frame as the socket delivers it, with its seq (and `status` on your own direct messages in history)",
@@ -52,7 +52,7 @@ const list = createRoute({
   security: [{ userToken: [] }],
   request: { query: ListQuery },
   responses: {
-    200: { description: "a page of conversations", content: { "application/json": { schema: ConversationList } } },
+    200: { description: "a page of conversations", ...json(ConversationList) },
     ...errors(400, 401, 503),
   },
 });
@@ -64,7 +64,7 @@ const history = createRoute({
   security: [{ userToken: [] }],
   request: { params: z.object({ id: Id }), query: HistoryQuery },
   responses: {
-    200: { description: "a page of frames", content: { "application/json": { schema: MessagePage } } },
+    200: { description: "a page of frames", ...json(MessagePage) },
     ...errors(400, 401, 503),
   },
 });

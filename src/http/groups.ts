@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { GroupResult } from "../group/view.ts";
 import { httpError, typed } from "./errors.ts";
 import { router } from "./router.ts";
-import { errors, GroupName, Identity, Role } from "./schemas.ts";
+import { body, errors, GroupName, Identity, json, Role } from "./schemas.ts";
 
 const GROUP_ID = /^group:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -31,7 +31,7 @@ export const GroupSchema = z
   })
   .openapi("Group");
 
-const answer = { content: { "application/json": { schema: GroupSchema } } };
+const answer = json(GroupSchema);
 /** `group:<uuid>`, or percent-encoded (`group%3A<uuid>`): the router decodes it. */
 const GroupParam = z.object({ id: z.string().openapi({ example: "group:9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d" }) });
 const MemberParam = GroupParam.extend({ user: z.string() });
@@ -71,7 +71,7 @@ const create = createRoute({
   security: [{ userToken: [] }],
   request: {
     headers: z.object({ "idempotency-key": z.string().max(MAX_IDEMPOTENCY_KEY, { error: "must be at most 255 characters" }).optional() }),
-    body: { content: { "application/json": { schema: NewGroupBody } }, required: true },
+    body: body(NewGroupBody),
   },
   responses: { 201: { description: "the group", ...answer }, ...errors(400, 401, 409, 413) },
 });
@@ -90,7 +90,7 @@ const rename = createRoute({
   path: "/{id}",
   summary: "Rename a group (admins)",
   security: [{ userToken: [] }],
-  request: { params: GroupParam, body: { content: { "application/json": { schema: RenameBody } }, required: true } },
+  request: { params: GroupParam, body: body(RenameBody) },
   responses: { 200: { description: "the group", ...answer }, ...errors(400, 401, 403, 404) },
 });
 
@@ -99,7 +99,7 @@ const addMember = createRoute({
   path: "/{id}/members",
   summary: "Add a member (admins)",
   security: [{ userToken: [] }],
-  request: { params: GroupParam, body: { content: { "application/json": { schema: NewMemberBody } }, required: true } },
+  request: { params: GroupParam, body: body(NewMemberBody) },
   responses: { 200: { description: "the group", ...answer }, ...errors(400, 401, 403, 404, 409) },
 });
 
@@ -108,7 +108,7 @@ const setRole = createRoute({
   path: "/{id}/members/{user}",
   summary: "Change a member's role (admins)",
   security: [{ userToken: [] }],
-  request: { params: MemberParam, body: { content: { "application/json": { schema: RoleBody } }, required: true } },
+  request: { params: MemberParam, body: body(RoleBody) },
   responses: { 200: { description: "the group", ...answer }, ...errors(400, 401, 403, 404) },
 });
 

@@ -13,11 +13,19 @@ export const ErrorBody = z
   })
   .openapi("Error");
 
+/** A JSON response (or, with `body`, a request body) of this schema. */
+export function json<T extends z.ZodType>(schema: T) {
+  return { content: { "application/json": { schema } } };
+}
+
+/** A JSON request body; `required: false` for one that may be left out. */
+export function body<T extends z.ZodType>(schema: T, required = true) {
+  return { ...json(schema), required };
+}
+
 /** A refusal's documentation, for every status a route can answer with. */
 export function errors(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s] ?? "error", content: { "application/json": { schema: ErrorBody } } }]),
-  );
+  return Object.fromEntries(statuses.map((s) => [s, { description: ERROR_DESCRIPTIONS[s] ?? "error", ...json(ErrorBody) }]));
 }
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
