@@ -44,7 +44,7 @@ export interface BenchOptions {
   scenarioTimeoutMs: number;
   /** Profile the real server's (and the floor's) hot path instead of the timed run. */
   profile: boolean;
-  profileScenario: "pairs" | "fanin" | "drain" | "connect";
+  profileScenario: "pairs" | "fanin" | "drain" | "connect" | "return";
   /** µs between CPU samples. */
   profileIntervalUs: number;
   outDir: string;
@@ -142,7 +142,7 @@ export const USAGE = `npm run bench [-- options]
   --quick                 a small run (1 round, fewer users and messages) for trying changes
   --only=a,b              scenarios to run: ${SCENARIOS.join(",")} (default: all)
   --profile               CPU-profile the server and the floor under --profile-scenario instead
-  --profile-scenario=S    pairs (default), fanin, drain or connect
+  --profile-scenario=S    pairs (default), fanin, drain, connect, or return (connect's returns alone: objects evicted first)
 ${NUMERIC.map((k) => `${`  --${kebab(k)}=N`.padEnd(26)}(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
   --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
   --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
@@ -189,7 +189,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   if (values.profile === true || env.BENCH_PROFILE === "1") opts.profile = true;
   const ps = (values["profile-scenario"] as string | undefined) ?? env.BENCH_PROFILE_SCENARIO;
   if (ps) {
-    if (!["pairs", "fanin", "drain", "connect"].includes(ps)) throw new Error(`--profile-scenario must be pairs, fanin, drain or connect`);
+    if (!["pairs", "fanin", "drain", "connect", "return"].includes(ps))
+      throw new Error(`--profile-scenario must be pairs, fanin, drain, connect or return`);
     opts.profileScenario = ps as BenchOptions["profileScenario"];
   }
   opts.outDir = (values["out-dir"] as string | undefined) ?? env.BENCH_OUT_DIR ?? opts.outDir;

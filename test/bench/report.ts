@@ -18,6 +18,7 @@ export const TARGETS: readonly TargetSpec[] = [
   },
   { label: "first connects/s ≥ 0.9× floor", scenario: "connect", metric: "connectsPerSec", of: "ratio", op: ">=", threshold: 0.9 },
   { label: "reconnects/s ≥ 0.9× floor", scenario: "connect", metric: "reconnectsPerSec", of: "ratio", op: ">=", threshold: 0.9 },
+  { label: "returns/s ≥ 0.9× floor", scenario: "connect", metric: "returnsPerSec", of: "ratio", op: ">=", threshold: 0.9 },
   { label: "CPU per connect ≤ 1.15× floor", scenario: "connect", metric: "runtimeCpuUsPerConn", of: "ratio", op: "<=", threshold: 1.15 },
   { label: "bytes per connection ≤ 1.2× floor", scenario: "connect", metric: "bytesPerConn", of: "ratio", op: "<=", threshold: 1.2 },
   {
@@ -96,9 +97,12 @@ const ROWS: Record<string, Row[]> = {
     { metric: "bytesPerConn", label: "workerd RSS per connection", unit: "KB" },
     { metric: "runtimeBytesPerConn", label: "… of which the runtime process", unit: "KB" },
     { metric: "runtimeCpuUsPerConn", label: "workerd runtime CPU per connect", unit: "µs" },
-    { metric: "reconnectsPerSec", label: "reconnects/s (same users again)", unit: "conn/s" },
+    { metric: "reconnectsPerSec", label: "reconnects/s (back within seconds, object in memory)", unit: "conn/s" },
     { metric: "runtimeCpuUsPerReconnect", label: "workerd runtime CPU per reconnect", unit: "µs" },
     { metric: "reconnectP99", label: "reconnect p99", unit: "ms" },
+    { metric: "returnsPerSec", label: "returns/s (back after the object was evicted)", unit: "conn/s" },
+    { metric: "runtimeCpuUsPerReturn", label: "workerd runtime CPU per return", unit: "µs" },
+    { metric: "returnP99", label: "return p99", unit: "ms" },
     { metric: "lost", label: "failed connects", unit: "count" },
   ],
   drain: [

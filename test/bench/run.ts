@@ -14,7 +14,7 @@ import { type DevServer, ROOT, startDevServer } from "../node/devserver.ts";
 import { type ChartData, FLOOR_COLOR, renderChart, SERVER_COLOR } from "./chart.ts";
 import { type BenchOptions, parseOptions, type ScenarioName, SERVER_ONLY } from "./options.ts";
 import { cpuDelta, sampleWorkerd } from "./proc.ts";
-import { profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
+import { type CpuProfile, type ModuleMap, profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
 import { resultsTable, SCENARIO_TITLES, TARGETS, targetsTable } from "./report.ts";
 import { type Ctx, connect, crash, drain, fanin, pairs, type RunOutput } from "./scenarios.ts";
 import { FLOOR_PATH, plainFloorToml, snapshotServer } from "./snapshot.ts";
@@ -337,26 +337,31 @@ async function profile(o: BenchOptions): Promise<void> {
   for (const kind of ["server", "floor"] as const) {
     const server = await start(kind);
     try {
-      const before = sampleWorkerd(server.process.pid!, server.port);
-      const {
-        profile: prof,
-        result,
-        modules,
-      } = await profiled(server.inspectorPort, o.profileIntervalUs, () =>
-        runners[scenario]({ server, opts: o, runId: runId(), log, kind }),
-      );
-      const cpu = cpuDelta(before, sampleWorkerd(server.process.pid!, server.port));
+      const pid = server.process.pid!;
+      // The profiler and the CPU reading cover the same span: the whole scenario, or connect's returns alone.
+      const spans: { profile: CpuProfile; modules: ModuleMap; cpu: ReturnType<typeof cpuDelta> }[] = [];
+      const measured = async <T>(work: () => Promise<T>): Promise<T> => {
+        const before = sampleWorkerd(pid, server.port);
+        const { result, ...span } = await profiled(server.inspectorPort, o.profileIntervalUs, work);
+        spans.push({ ...span, cpu: cpuDelta(before, sampleWorkerd(pid, server.port)) });
+        return result;
+      };
+      const ctx: Ctx = { server, opts: o, runId: runId(), log, kind };
+      const result = scenario === "return" ? await connect({ ...ctx, returns: measured }) : await measured(() => runners[scenario](ctx));
+      const { profile: prof, modules, cpu } = spans[0]!;
       const file = `profile-${scenario}-${kind}.cpuprofile`;
       writeFileSync(join(outDir, file), JSON.stringify(prof));
       const [units, unit] =
-        scenario === "connect"
-          ? [2 * o.connects + 8, "conn"]
-          : // first connects, reconnects, warm-up
-            scenario === "drain"
-            ? [o.drain, "msg"]
-            : scenario === "fanin"
-              ? [o.faninSenders * (o.faninMessages + o.warmup), "msg"]
-              : [o.pairs * 2 * (o.messages + o.warmup), "msg"];
+        scenario === "return"
+          ? [o.connects, "return"]
+          : scenario === "connect"
+            ? [3 * o.connects + 8, "conn"]
+            : // first connects, reconnects, returns, warm-up
+              scenario === "drain"
+              ? [o.drain, "msg"]
+              : scenario === "fanin"
+                ? [o.faninSenders * (o.faninMessages + o.warmup), "msg"]
+                : [o.pairs * 2 * (o.messages + o.warmup), "msg"];
       const summary = summarizeProfile(prof, modules, 30);
       const own = projectFunctions(prof, modules);
       log(`  profiled ${kind}: ${brief(result.metrics)}; ${file}`);
