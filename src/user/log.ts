@@ -42,41 +42,31 @@ export class UserLog {
 
   /**
    * Logs the user's own new message under the client's id, unless that id was
-   * used before: then returns the earlier message's server id and time (a
-   * resend), and logs nothing.
+   * used before, for a direct or a group send: then returns the earlier
+   * message's server id and time (a resend), and logs nothing. A new send
+   * costs this one statement.
    */
   appendSend(e: Envelope, clientId: string, now: number, maxRows: number): { seq: number } | { serverId: string; time: number } {
     const seq = this.insert(e, clientId, false, now, maxRows);
-    if (seq !== null) return { seq };
-    return this.db.sql
-      .exec<{ serverId: string; time: number }>("SELECT id AS serverId, created AS time FROM log WHERE client_id = ?", clientId)
-      .one();
+    return seq === null ? this.earlierSend(clientId)! : { seq };
   }
 
   /**
-   * The user's earlier group send under this client id. Direct sends keep
-   * their client id in their own log row (appendSend); a group send's row
-   * comes later, in the group's order, so its id is claimed apart.
+   * The user's earlier send under this client id, to anyone. A direct send
+   * keeps its client id in its own log row; a group send's row comes later,
+   * in the group's order, so its id is claimed apart (claimGroupSend).
    */
-  earlierGroupSend(clientId: string): { serverId: string; time: number } | null {
+  earlierSend(clientId: string): { serverId: string; time: number } | null {
     if (!this.db.exists) return null;
     return (
       this.db.sql
         .exec<{ serverId: string; time: number }>(
-          "SELECT server_id AS serverId, created AS time FROM group_sends WHERE client_id = ?",
+          `SELECT id AS serverId, created AS time FROM log WHERE client_id = ?1
+           UNION ALL SELECT server_id, created FROM group_sends WHERE client_id = ?1 LIMIT 1`,
           clientId,
         )
         .toArray()[0] ?? null
     );
-  }
-
-  /** The user's earlier send under this client id, to anyone. */
-  earlierSend(clientId: string): { serverId: string; time: number } | null {
-    if (!this.db.exists) return null;
-    const direct = this.db.sql
-      .exec<{ serverId: string; time: number }>("SELECT id AS serverId, created AS time FROM log WHERE client_id = ?", clientId)
-      .toArray()[0];
-    return direct ?? this.earlierGroupSend(clientId);
   }
 
   /** Claims a client id for a group send acked now. */
@@ -86,9 +76,11 @@ export class UserLog {
 
   private insert(e: Envelope, clientId: string | null, queued: boolean, now: number, maxRows: number): number | null {
     const conversation = conversationOf(this.me, e);
+    // A client id already claimed by a group send stops the insert as a log row's would (ON CONFLICT).
     const row = this.db.write
       .exec<{ seq: number }>(
-        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created, conversation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created, conversation)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ?2 IS NULL OR NOT EXISTS (SELECT 1 FROM group_sends WHERE client_id = ?2)
          ON CONFLICT DO NOTHING RETURNING seq`,
         e.id,
         clientId,

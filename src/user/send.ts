@@ -24,8 +24,6 @@ export interface Sent {
 export function send(u: User, frame: SendFrame, now: number, from?: WebSocket): Sent {
   if (frame.to === SYSTEM) throw new ProtocolError("FORBIDDEN", "'system' is the server; it takes no messages");
   if (isGroupId(frame.to)) return sendToGroup(u, frame, now, from);
-  const earlier = u.log.earlierGroupSend(frame.id);
-  if (earlier) return { ...earlier, flush: null };
   const serverId = crypto.randomUUID();
   const envelope = messageEnvelope(u.me, serverId, frame, now);
   const logged = u.log.appendSend(envelope, frame.id, now, u.config.logMaxRows);
