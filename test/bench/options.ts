@@ -89,7 +89,7 @@ export const DEFAULTS: BenchOptions = {
   floorStorage: "sqlite",
 };
 
-/** A run that finishes in about a minute: for trying changes, not for the README. */
+/** A run that finishes in about a minute: for trying changes, not for docs/performance.md. */
 export const QUICK: Partial<BenchOptions> = {
   rounds: 1,
   pairs: 4,

@@ -82,7 +82,7 @@ export function ratios(server: Metrics, floor: Metrics): Metrics {
 }
 
 export interface TargetSpec {
-  /** What the README says, e.g. "pairs throughput >= 0.5x floor". */
+  /** What docs/performance.md says, e.g. "pairs throughput >= 0.5x floor". */
   label: string;
   scenario: string;
   metric: string;
