@@ -63,7 +63,11 @@ app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
 });
 app.doc31("/v1/openapi.json", {
   openapi: "3.1.0",
-  info: { title: "LunarLoom Edge", version: "2", description: "The HTTP API beside the WebSocket protocol (docs/http-api.md; the frames are in docs/protocol.md)." },
+  info: {
+    title: "LunarLoom Edge",
+    version: "2",
+    description: "The HTTP API beside the WebSocket protocol (docs/http-api.md; the frames are in docs/protocol.md).",
+  },
 });
 
 app.notFound((c) => httpError(404, "not_found", `no route ${new URL(c.req.url).pathname}; connect to /ws`));
