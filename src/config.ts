@@ -1,18 +1,11 @@
-import type { GroupObject } from "./group/object.ts";
-import type { UserObject } from "./user/object.ts";
-import type { QueuedEvent } from "./webhooks/events.ts";
-
-/** Bindings and vars, as wrangler.toml and `wrangler secret put` supply them. */
-export interface Env extends Vars {
-  USERS: DurableObjectNamespace<UserObject>;
-  GROUPS: DurableObjectNamespace<GroupObject>;
-  CONNECT_LIMITER: RateLimit;
-  /** Webhook events on their way to WEBHOOK_URL (wrangler.toml's queue producer). */
-  WEBHOOKS: Queue<QueuedEvent>;
-}
-
-/** The vars and secrets: all a Config is read from (the benchmark's floor reads its auth from them too). */
-export interface Vars {
+/**
+ * The settings wrangler.toml leaves unset: secrets, and vars that are off until
+ * set. `wrangler types` writes the Env type from wrangler.toml's bindings and
+ * [vars] (src/worker-configuration.d.ts) and cannot see these, so src/env.d.ts
+ * adds them to Env from here. A var given a default in wrangler.toml's [vars]
+ * leaves this list (tsc says so: Env cannot have it twice).
+ */
+export interface OptionalSettings {
   AUTH_SECRET?: string;
   /** The secret being rotated out: tokens signed with it stay valid until they expire. */
   AUTH_SECRET_PREVIOUS?: string;
@@ -25,15 +18,7 @@ export interface Vars {
   AUTH_CLOCK_TOLERANCE_SECONDS?: string;
   /** "on" enables GET /dev/token (development only). */
   DEV_TOKENS?: string;
-  IDENTITY_CLAIM?: string;
   ALLOWED_ORIGINS?: string;
-  MAX_MESSAGE_BYTES?: string;
-  RATE_LIMIT_PER_SECOND?: string;
-  RATE_LIMIT_BURST?: string;
-  RETENTION_DAYS?: string;
-  LOG_MAX_ROWS?: string;
-  MAX_SOCKETS_PER_USER?: string;
-  MAX_GROUP_MEMBERS?: string;
   /** The server API's key (a secret); unset, every /v1/admin route answers 503. */
   API_KEY?: string;
   /** The key being rotated out: it works until removed. */
@@ -45,6 +30,12 @@ export interface Vars {
   /** "on" puts the message's payload in message.offline events (off: payloads may be end-to-end encrypted). */
   WEBHOOK_INCLUDE_MESSAGE?: string;
 }
+
+/** wrangler.toml's [vars], as Env has them, each possibly missing. */
+type TomlVars = { [K in keyof Env as Env[K] extends string ? K : never]?: string };
+
+/** All a Config is read from: every setting, each possibly missing (tests and the benchmark's floor pass some). */
+export type Vars = OptionalSettings & TomlVars;
 
 /** Limits and settings, parsed once per isolate from `env`. */
 export interface Config {

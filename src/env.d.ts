@@ -1,11 +1,10 @@
-// Hand-kept instead of `wrangler types`: the typed Env lives in config.ts, and
-// this tells `cloudflare:workers` (env, exports) about it and the entrypoint.
-type LunarLoomEnv = import("./config.ts").Env;
+// `wrangler types` (worker-configuration.d.ts) types the bindings and the vars
+// wrangler.toml sets. Secrets and the vars that are off until set are not in
+// wrangler.toml, so they are declared once, in config.ts, and added here.
+type LunarLoomOptionalSettings = import("./config.ts").OptionalSettings;
+
+interface Env extends LunarLoomOptionalSettings {}
 
 declare namespace Cloudflare {
-  interface GlobalProps {
-    mainModule: typeof import("./index.ts");
-    durableNamespaces: "UserObject" | "GroupObject";
-  }
-  interface Env extends LunarLoomEnv {}
+  interface Env extends LunarLoomOptionalSettings {}
 }

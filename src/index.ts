@@ -4,7 +4,7 @@
  * (relay.ts says why); everything else is the HTTP app (src/http/app.ts):
  * /v1, /health, the dev token endpoint.
  */
-import { type Env, readConfig } from "./config.ts";
+import { readConfig } from "./config.ts";
 import { app } from "./http/app.ts";
 import { authenticate } from "./http/auth.ts";
 import { httpError } from "./http/errors.ts";

@@ -1,6 +1,6 @@
 /** Everything a group capability module needs about one group's object (see ../user/context.ts). */
 import type { Alarm } from "../alarm.ts";
-import type { Config, Env } from "../config.ts";
+import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { FanOut } from "./fanout.ts";
 import type { GroupLog } from "./log.ts";

@@ -9,7 +9,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { Alarm } from "../alarm.ts";
-import { type Env, readConfig } from "../config.ts";
+import { readConfig } from "../config.ts";
 import { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import type { GroupRole } from "../protocol/frames.ts";

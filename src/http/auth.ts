@@ -5,7 +5,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import { tokenFrom, verifyToken } from "../auth/token.ts";
-import { type Env, readConfig } from "../config.ts";
+import { readConfig } from "../config.ts";
 import { httpError } from "./errors.ts";
 
 export interface Authenticated {

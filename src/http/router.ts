@@ -1,7 +1,6 @@
 /** Routers for the HTTP API, each with the one validation answer. */
 import type { Hook } from "@hono/zod-openapi";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import type { Env } from "../config.ts";
 import type { UserVariables } from "./auth.ts";
 import { httpError } from "./errors.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import type { Alarm } from "../alarm.ts";
-import type { Config, Env } from "../config.ts";
+import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
 import type { Conversations } from "./conversations.ts";
 import type { UserLog } from "./log.ts";

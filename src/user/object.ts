@@ -12,7 +12,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { Alarm } from "../alarm.ts";
-import { type Env, readConfig } from "../config.ts";
+import { readConfig } from "../config.ts";
 import { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";

@@ -5,7 +5,6 @@
  * and after the queue's last attempt the event lands in the dead-letter
  * queue, whose consumer logs it. Delivery of messages never waits on this.
  */
-import type { Env } from "../config.ts";
 import { errorMessage, logEvent } from "../logging.ts";
 import type { QueuedEvent } from "./events.ts";
 import { signature } from "./sign.ts";

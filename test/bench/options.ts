@@ -150,7 +150,7 @@ ${NUMERIC.map((k) => `${`  --${kebab(k)}=N`.padEnd(26)}(BENCH_${snake(k)}, defau
 
 Every numeric option can also be set as BENCH_<NAME>; flags win over the environment.`;
 
-export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+export function parseOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): BenchOptions {
   const flagSpec: Record<string, { type: "string" | "boolean" }> = {
     quick: { type: "boolean" },
     profile: { type: "boolean" },

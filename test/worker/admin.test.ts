@@ -10,7 +10,6 @@
 import { createExecutionContext, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/config.ts";
 import worker from "../../src/index.ts";
 import { api, apiJson, Client, createGroup, expectRefused, type Frame, TIME, tokenFor, uniqueUser, upgrade } from "./helpers.ts";
 

@@ -6,7 +6,6 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import type { Env } from "../../src/config.ts";
 import worker from "../../src/index.ts";
 
 export function envWith(overrides: Partial<Env>): Env {

@@ -8,7 +8,6 @@
  */
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/config.ts";
 import { connectWith, envWith, expectAccepted } from "./auth-helpers.ts";
 import { expectRefused, SECRET, tokenFor, uniqueUser } from "./helpers.ts";
 

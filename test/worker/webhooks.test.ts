@@ -13,7 +13,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Env } from "../../src/config.ts";
 import type { Envelope } from "../../src/envelope.ts";
 import worker from "../../src/index.ts";
 import { isoSecond, userMsgText } from "../../src/protocol/build.ts";
