@@ -28,7 +28,12 @@ export const MAX_TOKEN_LENGTH = 8192;
 export const MAX_PRESENCE_USERS = 100;
 
 const USER_CONTENTS: ReadonlySet<string> = new Set<UserContent>(["TEXT_MESSAGE", "FILE_MESSAGE"]);
-const RECEIPT_CONTENTS: ReadonlySet<string> = new Set<ReceiptContent>(["MESSAGE_DELIVERED", "MESSAGE_READ"]);
+/** Receipt contents as clients may spell them; the original server's `MESSAGE_DELIVERD` is its own spelling of delivered. */
+const RECEIPT_CONTENTS: ReadonlyMap<string, ReceiptContent> = new Map<string, ReceiptContent>([
+  ["MESSAGE_DELIVERED", "MESSAGE_DELIVERED"],
+  ["MESSAGE_DELIVERD", "MESSAGE_DELIVERED"],
+  ["MESSAGE_READ", "MESSAGE_READ"],
+]);
 const encoder = new TextEncoder();
 
 /** UTF-8 length without encoding when the answer is certain from the UTF-16 length. */
@@ -99,12 +104,12 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
     }
     case "ACK_MSG": {
       const id = field("id", false);
-      const content = field("content", true)!;
-      if (!RECEIPT_CONTENTS.has(content)) {
+      const content = RECEIPT_CONTENTS.get(field("content", true)!);
+      if (content === undefined) {
         throw new ProtocolError("BAD_MESSAGE", "'content' must be MESSAGE_DELIVERED or MESSAGE_READ", ref);
       }
       const messageId = field("message", true)!;
-      return { type, id, content: content as ReceiptContent, messageId };
+      return { type, id, content, messageId };
     }
     case "SYSTEM_MSG": {
       const id = field("id", false);

@@ -51,6 +51,16 @@ describe("receipts", () => {
     await rick.expectNothingMore();
   });
 
+  it("accepts the original server's spelling MESSAGE_DELIVERD as MESSAGE_DELIVERED, once with the right spelling", async () => {
+    const { john, rick, serverId } = await chat();
+    rick.send({ type: "ACK_MSG", content: "MESSAGE_DELIVERD", message: serverId });
+    expect(await john.next()).toMatchObject({ from: rick.user, content: "MESSAGE_DELIVERED", message: serverId });
+    // The same receipt in today's spelling is a repeat: the sender is told once per kind.
+    rick.send({ type: "ACK_MSG", content: "MESSAGE_DELIVERED", message: serverId });
+    await john.expectNothingMore(100);
+    await rick.expectNothingMore();
+  });
+
   it("reaches an offline sender when it next connects", async () => {
     const { john, rick, serverId } = await chat();
     john.close();
