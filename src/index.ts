@@ -1,15 +1,15 @@
 /**
  * The Worker: the WebSocket upgrade is forwarded to the user's own object
- * after every refusal has been answered over HTTP, and its frames relayed
- * (relay.ts says why); everything else is the HTTP app (src/http/app.ts):
- * /v1, /health, the dev token endpoint.
+ * after every refusal has been answered over HTTP, and the object's 101 is
+ * returned as it is, so the client's socket ends in the object (accepted
+ * there with the hibernation API); everything else is the HTTP app
+ * (src/http/app.ts): /v1, /health, the dev token endpoint.
  */
 import { readConfig } from "./config.ts";
 import { app } from "./http/app.ts";
 import { authenticate } from "./http/auth.ts";
 import { httpError } from "./http/errors.ts";
 import { errorMessage, logEvent } from "./logging.ts";
-import { relay } from "./relay.ts";
 import { EXPIRES_HEADER, USER_HEADER } from "./user/connect.ts";
 import { consume } from "./webhooks/consumer.ts";
 import type { QueuedEvent } from "./webhooks/events.ts";
@@ -62,10 +62,11 @@ async function connect(request: Request, url: URL, env: Env): Promise<Response> 
   forwarded.searchParams.delete("Authentication");
   const headers = new Headers(request.headers);
   headers.delete("Authorization");
-  // The hop to the object is inside the runtime: compressing it would only cost CPU (the client's own hop still negotiates).
+  // No permessage-deflate: chat frames are small, and a deflate context per
+  // socket costs CPU on every connect and memory for as long as it is open.
   headers.delete("Sec-WebSocket-Extensions");
   headers.set(USER_HEADER, auth.user);
   if (auth.expiresAt === null) headers.delete(EXPIRES_HEADER);
   else headers.set(EXPIRES_HEADER, String(auth.expiresAt));
-  return relay(await env.USERS.getByName(auth.user).fetch(new Request(forwarded, { headers })));
+  return env.USERS.getByName(auth.user).fetch(new Request(forwarded, { headers }));
 }

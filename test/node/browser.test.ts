@@ -26,6 +26,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_API_KEY } from "../../src/auth/devtoken.ts";
 import { launchChromium } from "./chromium.ts";
 import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
 import { devToken, WsClient } from "./wsclient.ts";
@@ -71,13 +72,18 @@ interface Person {
   page: Page;
 }
 
-/** Runs in every page before its own scripts: `window.received` is every frame its sockets got since it (re)loaded. */
+/**
+ * Runs in every page before its own scripts: `window.received` is every frame its sockets got since it
+ * (re)loaded, `window.closes` every close event of its sockets with its code and Date.now().
+ */
 const COUNT_FRAMES = `
   window.received = [];
+  window.closes = [];
   window.WebSocket = class extends window.WebSocket {
     constructor(...args) {
       super(...args);
       this.addEventListener("message", (e) => window.received.push(String(e.data)));
+      this.addEventListener("close", (e) => window.closes.push({ code: e.code, at: Date.now() }));
     }
   };
 `;
@@ -487,6 +493,25 @@ describe("the chat page in Chromium", () => {
     await carol.page.locator("#chat-error", { hasText: "big.bin" }).waitFor();
     expect(await carol.page.locator("#messages .msg").count()).toBe(0);
     await carol.context.close();
+  });
+
+  it("the page's socket gets its close event within 1.5 s of a server API disconnect", async () => {
+    const gina = await person(`gina-${crypto.randomUUID().slice(0, 6)}`);
+    await signIn(gina);
+    await backlog(gina.page);
+    const t0 = Date.now();
+    const res = await fetch(`${server.url}/v1/admin/users/${gina.name}/disconnect`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${DEV_API_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ reason: "bye" }),
+    });
+    expect(res.status).toBe(200);
+    await gina.page.waitForFunction("window.closes.length > 0", undefined, { timeout: 15_000 });
+    const [closed] = (await gina.page.evaluate("window.closes")) as { code: number; at: number }[];
+    expect(closed!.code).toBe(4003);
+    // PROTOCOL.md promises a second; the rest is room for a loaded CI machine.
+    expect(closed!.at - t0).toBeLessThan(1500);
+    await gina.context.close();
   });
 
   it("explains a failed sign-in when the token endpoint is off", async () => {
