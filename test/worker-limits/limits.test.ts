@@ -15,15 +15,16 @@ describe("per-user send rate", () => {
     const me = uniqueUser("flood");
     const b = await Client.connect(uniqueUser("calm"));
     const [s1, s2] = [await Client.connect(me), await Client.connect(me)];
-    for (let i = 0; i < 6; i++) s1.send({ id: `a${i}`, to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
-    for (let i = 0; i < 6; i++) s2.send({ id: `b${i}`, to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    // 16 frames against a burst of 10: some are refused even if a loaded machine takes a second to hand them over (5/s refill).
+    for (let i = 0; i < 8; i++) s1.send({ id: `a${i}`, to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    for (let i = 0; i < 8; i++) s2.send({ id: `b${i}`, to: b.user, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
     // s2 also sees copies of s1's sends; count acks and errors only.
     const replies = [...(await s1.drain()), ...(await s2.drain())].filter((f) => f.type !== "USER_MSG");
     const acked = replies.filter((f) => f.content === "MESSAGE_RECEIVED");
     const limited = replies.filter((f) => f.content === "ERROR");
-    expect(acked.length + limited.length).toBe(12);
+    expect(acked.length + limited.length).toBe(16);
     expect(acked.length).toBeGreaterThanOrEqual(10);
-    expect(acked.length).toBeLessThan(12);
+    expect(limited.length).toBeGreaterThan(0);
     for (const e of limited) expect(e.message).toMatchObject({ code: "RATE_LIMITED", ref: expect.any(String) });
     // Everything acked was delivered.
     const got = await b.take(acked.length);
@@ -32,8 +33,9 @@ describe("per-user send rate", () => {
 
   it("refills over time", async () => {
     const a = await Client.connect(uniqueUser("patient"));
-    for (let i = 0; i < 11; i++) a.send({ id: `p${i}`, to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
-    const replies = await a.take(11);
+    // Past the burst of 10, with room for a loaded machine's slow hand-over (5/s refill).
+    for (let i = 0; i < 16; i++) a.send({ id: `p${i}`, to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    const replies = await a.take(16);
     expect(replies.at(-1)!.message.code).toBe("RATE_LIMITED");
     await new Promise((r) => setTimeout(r, 450)); // 5/s: two tokens back
     expect((await a.message("x", "again")).content).toBe("MESSAGE_RECEIVED");

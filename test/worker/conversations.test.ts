@@ -146,6 +146,8 @@ describe("GET /v1/conversations", () => {
     expect(await row()).toMatchObject({ unread: 1, readUpTo: 3 });
     // The peer's read of my messages is not mine.
     const mine = await me.message(peer.user, "reply");
+    // The ack comes after my commit; the peer can read it once its object has it.
+    await peer.expect({ id: mine.message });
     read(peer, mine.message);
     await me.expect({ content: "MESSAGE_READ", message: mine.message });
     // My own receipts are in my log too (seq 5-7), so my reply is at 8.
@@ -180,12 +182,13 @@ describe("GET /v1/conversations/<id>/messages", () => {
     const me = await Client.connect(uniqueUser("historian"));
     const peer = await Client.connect(uniqueUser("peer"));
     const ids: string[] = [];
+    // Each message reaches the other side before the answer is sent, so both logs interleave them alike.
     for (let i = 0; i < 5; i++) {
       ids.push((await me.message(peer.user, `mine ${i}`)).message);
+      await peer.expect({ id: ids.at(-1) });
       ids.push((await peer.message(me.user, `theirs ${i}`)).message);
+      await me.expect({ id: ids.at(-1) });
     }
-    await me.expectAll({ type: "USER_MSG" }, 5);
-    await peer.expectAll({ type: "USER_MSG" }, 5);
     delivered(peer, ids[6]!); // mine 3
     read(peer, ids[2]!); // mine 1
     await me.expectAll({ type: "ACK_MSG", from: peer.user }, 2);
