@@ -36,7 +36,7 @@ describe("per-user send rate", () => {
     // Past the burst of 10, with room for a loaded machine's slow hand-over (5/s refill).
     for (let i = 0; i < 16; i++) a.send({ id: `p${i}`, to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
     const replies = await a.take(16);
-    expect(replies.at(-1)!.message.code).toBe("RATE_LIMITED");
+    expect(replies.some((f) => f.message.code === "RATE_LIMITED")).toBe(true);
     await new Promise((r) => setTimeout(r, 450)); // 5/s: two tokens back
     expect((await a.message("x", "again")).content).toBe("MESSAGE_RECEIVED");
   });
