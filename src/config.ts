@@ -51,6 +51,8 @@ export interface Config {
   logMaxRows: number;
   maxSocketsPerUser: number;
   maxGroupMembers: number;
+  /** How long a message stays editable (ms); Infinity when EDIT_WINDOW_SECONDS is 0 or unset. */
+  editWindowMs: number;
   /** Webhooks are produced only with both WEBHOOK_URL and WEBHOOK_SECRET. */
   webhooks: { includeMessage: boolean } | null;
 }
@@ -161,6 +163,7 @@ export function readConfig(env: Vars): Config {
     logMaxRows: limitOrForever(env, "LOG_MAX_ROWS", 10_000),
     maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
     maxGroupMembers: positiveNumber(env, "MAX_GROUP_MEMBERS", 256),
+    editWindowMs: limitOrForever(env, "EDIT_WINDOW_SECONDS", Number.POSITIVE_INFINITY) * 1000,
     webhooks: readWebhooks(env),
   };
   cache.set(env, config);

@@ -4,7 +4,7 @@
  * receiving log adds its own.
  */
 import { isoSecond, userMsgText } from "./protocol/build.ts";
-import type { SendFrame } from "./protocol/frames.ts";
+import type { ChangeContent, SendFrame } from "./protocol/frames.ts";
 
 export interface Envelope {
   /** The server's id of the frame. */
@@ -20,24 +20,41 @@ export interface Envelope {
    */
   type: EnvelopeType;
   frame: string;
+  /** The earlier message's server id: the one a reply answers, or an edit, delete or reaction changes. */
+  ref?: string;
   /** A group message on its way to the group: the sender's client id, for the late-removal ERROR's `ref`. */
   clientId?: string;
   /** The connection id of the socket that sent it: that socket does not get the sender's copy back. */
   origin?: string;
 }
 
-export type EnvelopeType = "USER_MSG" | "ACK_MSG" | "NOTICE" | "GROUP_EVENT" | "ERROR";
+/**
+ * A message is USER_MSG; its changes travel as USER_MSG frames too, but are
+ * typed apart here (and in every log), so that everything that counts
+ * messages (history, unread, the list's order, receipts, webhooks) leaves
+ * them out without a second look. SETTINGS is a user's own SETTINGS_CHANGED.
+ */
+export type EnvelopeType = "USER_MSG" | ChangeContent | "ACK_MSG" | "NOTICE" | "GROUP_EVENT" | "ERROR" | "SETTINGS";
 
 /** The frames that make a conversation's history and move it up the list (PROTOCOL.md, Conversations). */
 export const HISTORY_TYPES: readonly EnvelopeType[] = ["USER_MSG", "NOTICE", "GROUP_EVENT"];
 
-/** A user's message as it leaves their object, for a user or a group. */
+/** A user's message, or change to one, as it leaves their object, for a user or a group. */
 export function messageEnvelope(sender: string, serverId: string, frame: SendFrame, now: number): Envelope {
-  return {
+  const raw = frame.content === "MESSAGE_DELETE" ? null : frame.content === "REACTION" ? JSON.stringify(frame.reaction) : frame.rawMessage;
+  const ref = "ref" in frame ? frame.ref : frame.replyTo;
+  const e: Envelope = {
     id: serverId,
     sender,
     recipient: frame.to,
-    type: "USER_MSG",
-    frame: userMsgText(serverId, sender, frame.to, isoSecond(now), frame.content, frame.rawMessage),
+    type: isChange(frame.content) ? frame.content : "USER_MSG",
+    frame: userMsgText(serverId, sender, frame.to, isoSecond(now), frame.content, raw, ref),
   };
+  if (ref !== undefined) e.ref = ref;
+  return e;
+}
+
+/** Whether a logged frame changes an earlier message (an edit, delete or reaction). */
+export function isChange(type: string): type is ChangeContent {
+  return type === "MESSAGE_EDIT" || type === "MESSAGE_DELETE" || type === "REACTION";
 }

@@ -15,6 +15,18 @@ export interface GroupFrame {
   origin?: string;
   /** A notice's idempotency key from the server API. */
   noticeKey?: string;
+  /** The message a reply answers, or an edit, delete or reaction changes. */
+  ref?: string;
+}
+
+/** A logged frame, as a receipt, reply or change that names it needs it. */
+export interface GroupEntry {
+  gseq: number;
+  sender: string;
+  type: EnvelopeType;
+  created: number;
+  /** When it was deleted for everyone, or null. */
+  deleted: number | null;
 }
 
 interface Row extends Record<string, SqlStorageValue> {
@@ -24,6 +36,7 @@ interface Row extends Record<string, SqlStorageValue> {
   type: EnvelopeType;
   frame: string;
   origin: string | null;
+  ref: string | null;
 }
 
 export class GroupLog {
@@ -37,7 +50,7 @@ export class GroupLog {
     return (
       this.db.write
         .exec<{ gseq: number }>(
-          `INSERT INTO frames (id, sender, type, frame, origin, notice_key, created) VALUES (?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO frames (id, sender, type, frame, origin, notice_key, created, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT DO NOTHING RETURNING gseq`,
           f.id,
           f.sender,
@@ -46,17 +59,18 @@ export class GroupLog {
           f.origin ?? null,
           f.noticeKey ?? null,
           now,
+          f.ref ?? null,
         )
         .toArray()[0]?.gseq ?? null
     );
   }
 
   /** A frame's place and sender, by its server id. */
-  byId(id: string): { gseq: number; sender: string; type: EnvelopeType } | null {
+  byId(id: string): GroupEntry | null {
     if (!this.db.exists) return null;
     return (
       this.db.sql
-        .exec<{ gseq: number; sender: string; type: EnvelopeType }>("SELECT gseq, sender, type FROM frames WHERE id = ?", id)
+        .exec<GroupEntry & Record<string, SqlStorageValue>>("SELECT gseq, sender, type, created, deleted FROM frames WHERE id = ?", id)
         .toArray()[0] ?? null
     );
   }
@@ -78,7 +92,7 @@ export class GroupLog {
   pending(user: string, after: number, limit: number): { envelopes: Envelope[]; upTo: number } {
     const rows = this.db.sql
       .exec<Row>(
-        `SELECT f.gseq, f.id, f.sender, f.type, f.frame, f.origin FROM frames f
+        `SELECT f.gseq, f.id, f.sender, f.type, f.frame, f.origin, f.ref FROM frames f
          JOIN spans s ON s.user = ?1 AND f.gseq >= s.from_gseq AND (s.until_gseq IS NULL OR f.gseq <= s.until_gseq)
          WHERE f.gseq > ?2 ORDER BY f.gseq LIMIT ?3`,
         user,
@@ -86,9 +100,10 @@ export class GroupLog {
         limit,
       )
       .toArray();
-    const envelopes = rows.map(({ id, sender, type, frame, origin }) => {
+    const envelopes = rows.map(({ id, sender, type, frame, origin, ref }) => {
       const e: Envelope = { id, sender, recipient: this.group, type, frame };
       if (origin !== null) e.origin = origin;
+      if (ref !== null) e.ref = ref;
       return e;
     });
     return { envelopes, upTo: rows.at(-1)?.gseq ?? after };
@@ -100,10 +115,13 @@ export class GroupLog {
    */
   prune(cutoff: number): number | null {
     if (!this.db.exists) return null;
-    this.db.sql.exec(
-      "DELETE FROM frames WHERE created < ? AND gseq <= coalesce((SELECT min(sent) FROM cursors), (SELECT max(gseq) FROM frames))",
-      cutoff,
-    );
+    const gone = this.db.sql
+      .exec<{ id: string }>(
+        "DELETE FROM frames WHERE created < ? AND gseq <= coalesce((SELECT min(sent) FROM cursors), (SELECT max(gseq) FROM frames)) RETURNING id",
+        cutoff,
+      )
+      .toArray();
+    for (const { id } of gone) this.db.sql.exec("DELETE FROM reactions WHERE message = ?", id);
     return this.db.sql.exec<{ t: number | null }>("SELECT min(created) AS t FROM frames").one().t;
   }
 }

@@ -1,33 +1,42 @@
 /**
- * What members' objects send the group (their outboxes' batches): messages,
- * logged in the group's order if their sender is still a member, and
- * receipts, which move the member's watermark and reach the message's
- * sender live (never logged per message: PROTOCOL.md, Groups).
+ * What members' objects send the group (their outboxes' batches): messages
+ * and changes to them, logged in the group's order if their sender is still
+ * a member (and the group takes the change: changes.ts), and receipts,
+ * which move the member's watermark and reach the message's sender live
+ * (never logged per message: PROTOCOL.md, Groups).
  */
-import type { Envelope } from "../envelope.ts";
+import { type Envelope, isChange } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
 import { isoSecond, noticeText } from "../protocol/build.ts";
 import type { ReceiptFrame } from "../protocol/frames.ts";
+import { changed, decide, type Refusal } from "./changes.ts";
 import type { Group } from "./context.ts";
 
-/** A message the group did not take: its sender was no longer a member. */
-export interface Refused {
+/** A message the group did not take (its sender was no longer a member, or a change was refused), with why. */
+export interface Refused extends Refusal {
   id: string;
   clientId?: string;
 }
+
+const NOT_A_MEMBER: Refusal = { code: "FORBIDDEN", reason: "you were no longer a member of the group when it got your message" };
 
 /** Takes a batch; returns the messages refused. Receipts go live to their messages' senders after the commit. */
 export function post(g: Group, envelopes: Envelope[], now: number): Refused[] {
   const refused: Refused[] = [];
   const live = new Map<string, string[]>();
   for (const e of envelopes) {
-    if (e.type === "USER_MSG") {
-      if (!g.members.get(e.sender)) {
-        // Already logged under this id (a retry after the sender left): it stays taken.
-        if (!g.log.byId(e.id)) refused.push(e.clientId === undefined ? { id: e.id } : { id: e.id, clientId: e.clientId });
+    if (e.type === "USER_MSG" || isChange(e.type)) {
+      // Already logged under this id (a retried batch): it stays taken, and is not decided again.
+      if (g.log.byId(e.id)) continue;
+      const verdict = g.members.get(e.sender) ? decide(g, e, now) : NOT_A_MEMBER;
+      if (verdict === "noop") continue;
+      if (verdict !== null) {
+        refused.push({ id: e.id, ...(e.clientId === undefined ? {} : { clientId: e.clientId }), ...verdict });
         continue;
       }
-      g.log.append({ id: e.id, sender: e.sender, type: "USER_MSG", frame: e.frame, ...(e.origin ? { origin: e.origin } : {}) }, now);
+      const { id, sender, type, frame, origin, ref } = e;
+      g.log.append({ id, sender, type, frame, ...(origin ? { origin } : {}), ...(ref ? { ref } : {}) }, now);
+      changed(g, e, now);
     } else if (e.type === "ACK_MSG") {
       const receipt = JSON.parse(e.frame) as ReceiptFrame;
       const target = g.log.byId(receipt.message);

@@ -50,4 +50,17 @@ export const GROUP_MIGRATIONS: readonly Migration[] = [
      attempts INTEGER NOT NULL DEFAULT 0,
      due INTEGER NOT NULL DEFAULT 0
    );`,
+  // Replies, edits, deletes and reactions (PROTOCOL.md, v3): the group decides
+  // them in its order, so it knows each frame's `ref`, which messages were
+  // deleted (their payloads and their edits' are erased in place), and who
+  // reacted with what (for no-op reactions and the 20-key limit).
+  `ALTER TABLE frames ADD COLUMN ref TEXT;
+   ALTER TABLE frames ADD COLUMN deleted INTEGER;
+   CREATE INDEX frames_ref ON frames(ref) WHERE ref IS NOT NULL;
+   CREATE TABLE reactions (
+     message TEXT NOT NULL,
+     user TEXT NOT NULL,
+     key TEXT NOT NULL,
+     PRIMARY KEY (message, user, key)
+   ) WITHOUT ROWID;`,
 ];

@@ -1,12 +1,12 @@
 /**
- * GET /v1/conversations and GET /v1/conversations/<id>/messages (PROTOCOL.md,
- * Conversations and history): authenticate, validate, one RPC to the user's
- * own object. No other user's data is reachable: the object is the token's.
+ * GET /v1/conversations, GET /v1/conversations/<id>/messages (PROTOCOL.md,
+ * Conversations and history) and DELETE /v1/conversations/<id>/messages/<server id>
+ * (delete for me): authenticate, validate, one RPC to the user's own object. No other user's data is reachable: the object is the token's.
  * The body comes from the object as JSON text, with every stored frame
  * spliced in as it was logged (payloads are never re-serialized).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonText } from "./errors.ts";
+import { httpError, jsonText, typed } from "./errors.ts";
 import { router } from "./router.ts";
 import { errors, Id, json, Limit, Seq } from "./schemas.ts";
 
@@ -69,6 +69,18 @@ const history = createRoute({
   },
 });
 
+const hide = createRoute({
+  method: "delete",
+  path: "/{id}/messages/{message}",
+  summary: "Delete a message for yourself: out of your history, replay, unread and the list on every device",
+  security: [{ userToken: [] }],
+  request: { params: z.object({ id: Id, message: Id.openapi({ description: "the message's server id" }) }) },
+  responses: {
+    204: { description: "deleted for you (again: 204, and nothing changes)" },
+    ...errors(401, 404, 503),
+  },
+});
+
 export const conversations = router()
   .openapi(list, async (c) => {
     const { limit, before } = c.req.valid("query");
@@ -80,4 +92,10 @@ export const conversations = router()
     const { limit, before } = c.req.valid("query");
     const body = await c.env.USERS.getByName(c.get("user")).history(id, before ?? null, limit);
     return jsonText<z.infer<typeof MessagePage>>(body);
+  })
+  .openapi(hide, async (c) => {
+    const { id, message } = c.req.valid("param");
+    const found = await c.env.USERS.getByName(c.get("user")).hide(id, message);
+    if (!found) return typed<never>(httpError(404, "not_found", `no message ${message} in this conversation`));
+    return c.body(null, 204);
   });

@@ -15,6 +15,8 @@ import type {
   ReceiptContent,
   ReceiptFrame,
   ReceivedAckFrame,
+  SettingsChange,
+  SettingsChangedFrame,
   TokenRefreshedFrame,
   TypingFrame,
   UserContent,
@@ -29,10 +31,67 @@ const str = JSON.stringify;
 
 /**
  * A USER_MSG as stored and relayed, without `seq` (each receiving log adds
- * its own). The payload is spliced in as the client's raw JSON text.
+ * its own). The payload is spliced in as the client's raw JSON text, last:
+ * every field before it is a JSON string, in which a quote is always
+ * escaped, so the first `,"message":` is the payload's key (see PAYLOAD).
+ * `link` is the message a reply answers (`replyTo`) or a change changes
+ * (`ref`); a delete has no payload (`rawMessage` null).
  */
-export function userMsgText(id: string, from: string, to: string, time: string, content: UserContent, rawMessage: string): string {
-  return `{"id":${str(id)},"from":${str(from)},"to":${str(to)},"type":"USER_MSG","time":${str(time)},"content":${str(content)},"message":${rawMessage}}`;
+export function userMsgText(
+  id: string,
+  from: string,
+  to: string,
+  time: string,
+  content: UserContent,
+  rawMessage: string | null,
+  link?: string,
+): string {
+  const linked =
+    link === undefined ? "" : `,"${content === "TEXT_MESSAGE" || content === "FILE_MESSAGE" ? "replyTo" : "ref"}":${str(link)}`;
+  const payload = rawMessage === null ? "" : `${PAYLOAD}${rawMessage}`;
+  return `{"id":${str(id)},"from":${str(from)},"to":${str(to)},"type":"USER_MSG","time":${str(time)},"content":${str(content)}${linked}${payload}}`;
+}
+
+/** Where the payload starts in a frame the server built (userMsgText, noticeText): always its last member. */
+const PAYLOAD = ',"message":';
+
+/** The payload's raw JSON text in a frame the server built; undefined if it has none. */
+export function payloadOf(text: string): string | undefined {
+  const at = text.indexOf(PAYLOAD);
+  return at < 0 ? undefined : text.slice(at + PAYLOAD.length, -1);
+}
+
+/** The `time` of a frame the server built (every field before it is a JSON string, see userMsgText). */
+export function timeOf(text: string): string {
+  const at = text.indexOf(',"time":"') + 9;
+  return text.slice(at, at + 20);
+}
+
+/**
+ * SQL that rewrites a stored frame's text (the column `frame`) with its
+ * payload erased (`"message":null`), for a message deleted for everyone;
+ * frames without a payload stay as they are. The same cut as payloadOf.
+ */
+export const ERASED_FRAME_SQL = `CASE WHEN instr(frame, '${PAYLOAD}') > 0 THEN substr(frame, 1, instr(frame, '${PAYLOAD}') - 1) || '${PAYLOAD}null}' ELSE frame END`;
+
+/** What history adds to a message: how it is now (user/state.ts keeps it). */
+export interface MessageState {
+  /** The latest edit's payload (raw JSON text); null if never edited or deleted. */
+  message: string | null;
+  edited: string | null;
+  deleted: string | null;
+  /** JSON text of `[{"key","count","me"}]`, in order of first use; null if none. */
+  reactions: string | null;
+}
+
+/** A logged message as history shows it: its latest payload, and `edited`, `deleted` and `reactions` as they apply. */
+export function currentText(text: string, state: MessageState): string {
+  let out = text;
+  // The log row was erased in the same commit; cutting here too keeps a view from ever showing more.
+  if (state.deleted !== null) return `${out.slice(0, out.indexOf(PAYLOAD))}${PAYLOAD}null,"deleted":${str(state.deleted)}}`;
+  if (state.message !== null) out = `${out.slice(0, out.indexOf(PAYLOAD))}${PAYLOAD}${state.message},"edited":${str(state.edited)}}`;
+  if (state.reactions !== null) out = `${out.slice(0, -1)},"reactions":${state.reactions}}`;
+  return out;
 }
 
 /** A receipt as stored and relayed, without `seq`. */
@@ -78,22 +137,39 @@ export function errorFrame(code: ErrorCode, reason: string, ref: string | undefi
 
 /**
  * A group message refused after its ack (its sender was removed while it
- * was on its way): FORBIDDEN with the client's id as `ref` and the server id
- * it was acked with. Logged for the sender, so without `seq` here.
+ * was on its way, or the group refused the reply, edit, delete or reaction
+ * in its order): the code, the client's id as `ref` and the server id it was
+ * acked with. Logged for the sender, so without `seq` here.
  */
-export function lateRefusalText(id: string, clientId: string | undefined, serverId: string, now: number): string {
+export function lateRefusalText(
+  id: string,
+  clientId: string | undefined,
+  serverId: string,
+  now: number,
+  code: ErrorCode,
+  reason: string,
+): string {
   const frame: Omit<ErrorFrame, "seq"> = {
     id,
     from: "system",
     type: "SYSTEM_MSG",
     time: isoSecond(now),
     content: "ERROR",
-    message: {
-      code: "FORBIDDEN",
-      reason: "you were no longer a member of the group when it got your message",
-      ref: clientId,
-      id: serverId,
-    },
+    message: { code, reason, ref: clientId, id: serverId },
+  };
+  return str(frame);
+}
+
+/** A change to the user's own settings, as stored in their log and sent to their sockets (without `seq`). */
+export function settingsText(id: string, to: string, time: string, change: SettingsChange): string {
+  const frame: Omit<SettingsChangedFrame, "seq"> = {
+    id,
+    from: "system",
+    to,
+    type: "SYSTEM_MSG",
+    time,
+    content: "SETTINGS_CHANGED",
+    message: change,
   };
   return str(frame);
 }

@@ -5,7 +5,11 @@
  * builds server frames is build.ts.
  */
 
-export type UserContent = "TEXT_MESSAGE" | "FILE_MESSAGE";
+/** What a conversation's history shows: messages. */
+export type MessageContent = "TEXT_MESSAGE" | "FILE_MESSAGE";
+/** What changes an earlier message, named by `ref` (PROTOCOL.md, Replies, edits, deletes and reactions). */
+export type ChangeContent = "MESSAGE_EDIT" | "MESSAGE_DELETE" | "REACTION";
+export type UserContent = MessageContent | ChangeContent;
 export type ReceiptContent = "MESSAGE_DELIVERED" | "MESSAGE_READ";
 export type ErrorCode =
   | "BAD_JSON"
@@ -24,7 +28,11 @@ export const SYSTEM = "system";
 
 // ---- server → client frames ----------------------------------------------
 
-/** A message as every socket of the recipient (and the sender's others) sees it. */
+/**
+ * A message, or a change to one, as every socket of the recipient (and the
+ * sender's others) sees it. A MESSAGE_DELETE has no `message`; a message
+ * erased by one has `message: null`.
+ */
 export interface UserMsgFrame {
   id: string;
   from: string;
@@ -32,8 +40,26 @@ export interface UserMsgFrame {
   type: "USER_MSG";
   time: string;
   content: UserContent;
-  message: unknown;
+  /** A message that answers an earlier one: its server id. */
+  replyTo?: string;
+  /** An edit, delete or reaction: the server id of the message it changes. */
+  ref?: string;
+  message?: unknown;
   seq: number;
+}
+
+/** A REACTION's payload. */
+export interface Reaction {
+  key: string;
+  on: boolean;
+}
+
+/** A message as history shows it: as it is now (PROTOCOL.md, history shows each message once). */
+export interface HistoryMessage extends UserMsgFrame {
+  edited?: string;
+  deleted?: string;
+  reactions?: { key: string; count: number; me: boolean }[];
+  status?: "stored" | "delivered" | "read";
 }
 
 /** The server's answer to a USER_MSG: `id` is the client's id, `message` the server's. */
@@ -70,6 +96,27 @@ export interface TokenRefreshedFrame {
   content: "TOKEN_REFRESHED";
   message: { expires: string | null };
 }
+
+/**
+ * A change the user made to their own settings, in their own log so every
+ * device learns it live and on resume (PROTOCOL.md, Blocking, reports and
+ * conversation settings). Belongs to no conversation.
+ */
+export interface SettingsChangedFrame {
+  id: string;
+  from: "system";
+  to: string;
+  type: "SYSTEM_MSG";
+  time: string;
+  content: "SETTINGS_CHANGED";
+  message: SettingsChange;
+  seq: number;
+}
+
+export type SettingsChange =
+  | { block: { user: string; on: boolean } }
+  | ({ conversation: string } & Record<string, unknown>)
+  | { hidden: { conversation: string; message: string } };
 
 export interface ConnectionIdFrame {
   id: string;
@@ -162,20 +209,45 @@ export type ServerFrame =
   | ConnectionIdFrame
   | ErrorFrame
   | NoticeFrame
+  | SettingsChangedFrame
   | GroupEventFrame
   | TypingFrame
   | PresenceFrame;
 
 // ---- client → server frames ----------------------------------------------
 
-/** A validated USER_MSG. `rawMessage` is the payload's JSON text exactly as the client sent it. */
-export interface SendFrame {
+interface SendBase {
   type: "USER_MSG";
   id: string;
   to: string;
-  content: UserContent;
+}
+
+/** A validated message. `rawMessage` is the payload's JSON text exactly as the client sent it. */
+export interface MessageSend extends SendBase {
+  content: MessageContent;
+  rawMessage: string;
+  replyTo?: string;
+}
+
+export interface EditSend extends SendBase {
+  content: "MESSAGE_EDIT";
+  ref: string;
   rawMessage: string;
 }
+
+export interface DeleteSend extends SendBase {
+  content: "MESSAGE_DELETE";
+  ref: string;
+}
+
+export interface ReactionSend extends SendBase {
+  content: "REACTION";
+  ref: string;
+  reaction: Reaction;
+}
+
+/** A validated USER_MSG: a message, or a change to an earlier one. */
+export type SendFrame = MessageSend | EditSend | DeleteSend | ReactionSend;
 
 export interface ReceiptRequest {
   type: "ACK_MSG";

@@ -2,7 +2,16 @@
  * Parsing and validation of client frames (PROTOCOL.md). Pure: tests and the
  * client library can use it anywhere.
  */
-import { type ClientFrame, type ErrorCode, isGroupId, type ReceiptContent, type UserContent } from "./frames.ts";
+import {
+  type ClientFrame,
+  type ErrorCode,
+  isGroupId,
+  type MessageContent,
+  type MessageSend,
+  type ReceiptContent,
+  type SendFrame,
+  type UserContent,
+} from "./frames.ts";
 
 export class ProtocolError extends Error {
   constructor(
@@ -27,7 +36,15 @@ export const MAX_TOKEN_LENGTH = 8192;
 /** PROTOCOL.md, Ephemeral events: at most this many users per presence subscription. */
 export const MAX_PRESENCE_USERS = 100;
 
-const USER_CONTENTS: ReadonlySet<string> = new Set<UserContent>(["TEXT_MESSAGE", "FILE_MESSAGE"]);
+const USER_CONTENTS: ReadonlySet<string> = new Set<UserContent>([
+  "TEXT_MESSAGE",
+  "FILE_MESSAGE",
+  "MESSAGE_EDIT",
+  "MESSAGE_DELETE",
+  "REACTION",
+]);
+/** PROTOCOL.md, Replies, edits, deletes and reactions: a reaction's key is 1-64 bytes of UTF-8. */
+export const MAX_REACTION_KEY_BYTES = 64;
 /** Receipt contents as clients may spell them; the original server's `MESSAGE_DELIVERD` is its own spelling of delivered. */
 const RECEIPT_CONTENTS: ReadonlyMap<string, ReceiptContent> = new Map<string, ReceiptContent>([
   ["MESSAGE_DELIVERED", "MESSAGE_DELIVERED"],
@@ -69,7 +86,7 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
   if (scan.depth > limits.maxDepth) {
     throw new ProtocolError("BAD_MESSAGE", `JSON is nested deeper than ${limits.maxDepth} levels`, ref);
   }
-  const field = (name: string, required: boolean): string | undefined => {
+  const field: Field = (name, required) => {
     const v = frame[name];
     if (v === undefined && !required) return undefined;
     if (typeof v !== "string" || v.length === 0) {
@@ -92,16 +109,8 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
   };
 
   switch (type) {
-    case "USER_MSG": {
-      const id = field("id", true)!;
-      const to = recipient("to");
-      const content = field("content", true)!;
-      if (!USER_CONTENTS.has(content)) {
-        throw new ProtocolError("BAD_MESSAGE", "'content' must be TEXT_MESSAGE or FILE_MESSAGE", ref);
-      }
-      if (scan.message === undefined) throw new ProtocolError("BAD_MESSAGE", "'message' is required", ref);
-      return { type, id, to, content: content as UserContent, rawMessage: scan.message };
-    }
+    case "USER_MSG":
+      return parseSend(frame, field, recipient, scan.message, ref);
     case "ACK_MSG": {
       const id = field("id", false);
       const content = RECEIPT_CONTENTS.get(field("content", true)!);
@@ -147,6 +156,48 @@ export function parseClientFrame(data: string | ArrayBuffer, limits: Limits): Cl
         ref,
       );
   }
+}
+
+type Field = (name: string, required: boolean) => string | undefined;
+
+/** A USER_MSG: a message (with an optional `replyTo`), or an edit, delete or reaction of the message named by `ref`. */
+function parseSend(
+  frame: Record<string, unknown>,
+  field: Field,
+  recipient: (name: string) => string,
+  rawMessage: string | undefined,
+  ref: string | undefined,
+): SendFrame {
+  const id = field("id", true)!;
+  const to = recipient("to");
+  const content = field("content", true)!;
+  if (!USER_CONTENTS.has(content)) {
+    throw new ProtocolError("BAD_MESSAGE", "'content' must be TEXT_MESSAGE, FILE_MESSAGE, MESSAGE_EDIT, MESSAGE_DELETE or REACTION", ref);
+  }
+  const type = "USER_MSG" as const;
+  // A delete carries no payload: a `message` on one is dropped like any unknown field.
+  if (content === "MESSAGE_DELETE") return { type, id, to, content, ref: field("ref", true)! };
+  if (rawMessage === undefined) throw new ProtocolError("BAD_MESSAGE", "'message' is required", ref);
+  switch (content) {
+    case "MESSAGE_EDIT":
+      return { type, id, to, content, ref: field("ref", true)!, rawMessage };
+    case "REACTION":
+      return { type, id, to, content, ref: field("ref", true)!, reaction: reactionOf(frame.message, ref) };
+    default: {
+      const replyTo = field("replyTo", false);
+      const message: MessageSend = { type, id, to, content: content as MessageContent, rawMessage };
+      return replyTo === undefined ? message : { ...message, replyTo };
+    }
+  }
+}
+
+function reactionOf(message: unknown, ref: string | undefined): { key: string; on: boolean } {
+  const { key, on } = (typeof message === "object" && message !== null ? message : {}) as Record<string, unknown>;
+  if (typeof key !== "string" || key.length === 0 || exceedsBytes(key, MAX_REACTION_KEY_BYTES)) {
+    throw new ProtocolError("BAD_MESSAGE", `a reaction's 'message.key' must be a string of 1 to ${MAX_REACTION_KEY_BYTES} bytes`, ref);
+  }
+  if (typeof on !== "boolean") throw new ProtocolError("BAD_MESSAGE", "a reaction's 'message.on' must be true or false", ref);
+  return { key, on };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
-import { isoSecond, withSeq } from "../protocol/build.ts";
+import { currentText, isoSecond, type MessageState, withSeq } from "../protocol/build.ts";
 import { isGroupId, type ReceiptContent, SYSTEM } from "../protocol/frames.ts";
 
 export type ConversationKind = "direct" | "group" | "system";
@@ -33,6 +33,7 @@ export function kindOf(conversation: string): ConversationKind {
 
 /** A log row that retention deleted. */
 export interface Removed extends Record<string, SqlStorageValue> {
+  id: string;
   seq: number;
   type: string;
   sender: string;
@@ -51,6 +52,19 @@ interface Row extends Record<string, SqlStorageValue> {
   updated: number;
   frame: string | null;
 }
+
+/** The state row beside a log row (user/state.ts): how a message is now. */
+const STATE = "LEFT JOIN message_state s ON s.id = l.id";
+const STATE_COLUMNS = "s.message, s.edited, s.deleted, s.reactions";
+type WithState<T> = T & { [K in keyof MessageState]: MessageState[K] };
+
+/** A logged frame's text as history shows it: as it is now. */
+function now(text: string, s: MessageState): string {
+  return s.message === null && s.deleted === null && s.reactions === null ? text : currentText(text, s);
+}
+
+/** Not counted as unread: deleted for everyone. (Deleted for me is a HIDDEN row, outside `type = 'USER_MSG'`.) */
+const NOT_DELETED = "NOT EXISTS (SELECT 1 FROM message_state s WHERE s.id = log.id AND s.deleted IS NOT NULL)";
 
 const str = JSON.stringify;
 
@@ -83,7 +97,8 @@ export class Conversations {
   read(conversation: string, seq: number): void {
     this.db.write.exec(
       `UPDATE conversations SET read_up_to = ?1,
-         unread = (SELECT count(*) FROM log WHERE conversation = ?2 AND ${HISTORY} AND type = 'USER_MSG' AND sender <> ?3 AND seq > ?1)
+         unread = (SELECT count(*) FROM log WHERE conversation = ?2 AND ${HISTORY} AND type = 'USER_MSG' AND sender <> ?3 AND seq > ?1
+           AND ${NOT_DELETED})
        WHERE id = ?2 AND read_up_to < ?1`,
       seq,
       conversation,
@@ -99,18 +114,40 @@ export class Conversations {
 
   /** Log rows went (retention): an unread message among them no longer counts. The conversations stay listed. */
   forget(removed: Iterable<Removed>): void {
-    for (const { seq, type, sender, conversation } of removed) {
+    for (const { id, seq, type, sender, conversation } of removed) {
       if (type !== "USER_MSG" || sender === this.me) continue;
-      this.db.sql.exec("UPDATE conversations SET unread = unread - 1 WHERE id = ? AND read_up_to < ? AND unread > 0", conversation, seq);
+      // One deleted for everyone stopped counting then.
+      if (this.db.sql.exec("SELECT 1 FROM message_state WHERE id = ? AND deleted IS NOT NULL", id).toArray().length === 0) {
+        this.uncount(conversation, seq);
+      }
     }
+  }
+
+  /** An incoming message at `seq` stops counting as unread (deleted, or retention took it). */
+  uncount(conversation: string, seq: number): void {
+    this.db.sql.exec("UPDATE conversations SET unread = unread - 1 WHERE id = ? AND read_up_to < ? AND unread > 0", conversation, seq);
+  }
+
+  /**
+   * The message at `seq` was deleted for the user alone: if it was the
+   * latest, the conversation's latest is the one before it (or, with none
+   * left, it keeps its place and shows no `last`).
+   */
+  hidden(conversation: string, seq: number): void {
+    this.db.sql.exec(
+      `UPDATE conversations SET last_seq = coalesce((SELECT max(seq) FROM log WHERE conversation = ?1 AND ${HISTORY}), last_seq)
+       WHERE id = ?1 AND last_seq = ?2`,
+      conversation,
+      seq,
+    );
   }
 
   /** The response body of GET /v1/conversations: newest activity first, `before` a cursor from an earlier page's `next`. */
   list(before: number | null, limit: number): string {
     if (!this.db.exists) return '{"conversations":[],"unread":0,"next":null}';
     const rows = this.db.sql
-      .exec<Row>(
-        `SELECT c.*, l.frame FROM conversations c LEFT JOIN log l ON l.seq = c.last_seq
+      .exec<WithState<Row>>(
+        `SELECT c.*, l.frame, ${STATE_COLUMNS} FROM conversations c LEFT JOIN log l ON l.seq = c.last_seq AND l.${HISTORY} ${STATE}
          WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
         before ?? Number.MAX_SAFE_INTEGER,
         limit + 1,
@@ -124,14 +161,16 @@ export class Conversations {
 
   /**
    * The response body of GET /v1/conversations/<id>/messages: the history
-   * frames before `before`, the newest page first, each page oldest first.
-   * The user's own messages in a direct conversation carry their status.
+   * frames before `before`, the newest page first, each page oldest first,
+   * each message as it is now (its state row, if it changed). The user's
+   * own messages in a direct conversation carry their status.
    */
   history(id: string, before: number | null, limit: number): string {
     if (!this.db.exists) return '{"messages":[],"next":null}';
     const rows = this.db.sql
-      .exec<{ seq: number; frame: string; sender: string; type: string }>(
-        `SELECT seq, frame, sender, type FROM log WHERE conversation = ? AND ${HISTORY} AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      .exec<WithState<{ seq: number; frame: string; sender: string; type: string }>>(
+        `SELECT l.seq, l.frame, l.sender, l.type, ${STATE_COLUMNS} FROM log l ${STATE}
+         WHERE l.conversation = ? AND l.${HISTORY} AND l.seq < ? ORDER BY l.seq DESC LIMIT ?`,
         id,
         before ?? Number.MAX_SAFE_INTEGER,
         limit + 1,
@@ -148,8 +187,8 @@ export class Conversations {
             )
             .toArray()[0]
         : undefined;
-    const frames = page.map(({ seq, frame, sender, type }) => {
-      const text = withSeq(frame, seq);
+    const frames = page.map(({ seq, frame, sender, type, ...state }) => {
+      const text = withSeq(now(frame, state), seq);
       if (!marks || sender !== this.me || type !== "USER_MSG") return text;
       const status = seq <= marks.read ? "read" : seq <= marks.delivered ? "delivered" : "stored";
       return `${text.slice(0, -1)},"status":"${status}"}`;
@@ -157,13 +196,13 @@ export class Conversations {
     return `{"messages":[${frames.join(",")}],"next":${next}}`;
   }
 
-  private render(r: Row): string {
+  private render(r: WithState<Row>): string {
     const parts = [
       `"id":${str(r.id)}`,
       `"kind":${str(r.kind)}`,
       ...(r.kind === "group" ? [`"name":${str(r.name ?? "")}`] : []),
       `"lastSeq":${r.last_seq}`,
-      `"last":${r.frame === null ? "null" : withSeq(r.frame, r.last_seq)}`,
+      `"last":${r.frame === null ? "null" : withSeq(now(r.frame, r), r.last_seq)}`,
       `"unread":${r.unread}`,
       `"readUpTo":${r.read_up_to}`,
       ...(r.kind === "direct" ? [`"peerDeliveredUpTo":${r.peer_delivered_up_to}`, `"peerReadUpTo":${r.peer_read_up_to}`] : []),

@@ -13,6 +13,7 @@ import { offlineEvent, type QueuedEvent } from "../webhooks/events.ts";
 import type { User } from "./context.ts";
 import { conversationOf } from "./conversations.ts";
 import { learn } from "./groups.ts";
+import { apply } from "./state.ts";
 
 export function deliver(u: User, envelopes: Envelope[], now: number): void {
   // Expired sockets are closed here, before anything is handed to them.
@@ -28,6 +29,7 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
     }
     if (envelope.type === "ACK_MSG") peerReceipt(u, envelope);
     if (envelope.type === "GROUP_EVENT") learn(u, envelope);
+    apply(u, envelope);
     const text = withSeq(envelope.frame, seq);
     for (const ws of sockets) if (envelope.origin !== u.sockets.attachment(ws).connectionId) u.sockets.hand(ws, text, now);
   }

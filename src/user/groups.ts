@@ -5,11 +5,13 @@
  * refused after its ack because its sender had been removed meanwhile.
  */
 import { type Envelope, messageEnvelope } from "../envelope.ts";
+import type { Refused } from "../group/post.ts";
 import { lateRefusalText, withSeq } from "../protocol/build.ts";
 import { type GroupEventFrame, type SendFrame, SYSTEM } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
 import type { Sent } from "./send.ts";
+import { check } from "./state.ts";
 
 /** The same answer whether the group exists or not: a non-member learns nothing about it. */
 const NOT_A_MEMBER = "you are not a member of this group";
@@ -24,8 +26,10 @@ export function sendToGroup(u: User, frame: SendFrame, now: number, from?: WebSo
   // A resend is flushed too: the first try may still be waiting in the outbox.
   const earlier = u.log.earlierSend(frame.id);
   if (earlier) return { ...earlier, flush: frame.to };
+  // What the user's log already tells is refused before the ack; the group decides the rest in its order.
+  check(u, frame, now);
   const serverId = crypto.randomUUID();
-  u.log.claimGroupSend(frame.id, serverId, now);
+  u.log.claimClientId(frame.id, serverId, now);
   const envelope = { ...messageEnvelope(u.me, serverId, frame, now), clientId: frame.id };
   if (from) envelope.origin = u.sockets.attachment(from).connectionId;
   u.outbox.enqueue(envelope);
@@ -44,13 +48,23 @@ export function learn(u: User, e: Envelope): void {
   if (event.name !== undefined) u.conversations.named(e.recipient, event.name);
 }
 
-/** The group refused messages this user sent (they had been removed): an ERROR for each, logged for every device. */
-export function refused(u: User, messages: { id: string; clientId?: string }[], now: number): void {
+/**
+ * The group refused messages this user sent (they had been removed, or the
+ * group refused a reply, edit, delete or reaction in its order): an ERROR
+ * for each, logged for every device.
+ */
+export function refused(u: User, messages: Refused[], now: number): void {
   if (messages.length === 0) return;
   const sockets = u.sockets.live(now);
   for (const m of messages) {
     const id = crypto.randomUUID();
-    const envelope: Envelope = { id, sender: SYSTEM, recipient: u.me, type: "ERROR", frame: lateRefusalText(id, m.clientId, m.id, now) };
+    const envelope: Envelope = {
+      id,
+      sender: SYSTEM,
+      recipient: u.me,
+      type: "ERROR",
+      frame: lateRefusalText(id, m.clientId, m.id, now, m.code, m.reason),
+    };
     const seq = u.log.append(envelope, sockets.length === 0, now, u.config.logMaxRows);
     if (seq === null) continue;
     for (const ws of sockets) u.sockets.hand(ws, withSeq(envelope.frame, seq), now);

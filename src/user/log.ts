@@ -15,13 +15,17 @@ export interface LoggedFrame {
   frame: string;
 }
 
-/** A logged frame, as a receipt about it needs it. */
+/** What a log row can be: a frame's type, or HIDDEN once the user deleted it for themself (user/hide.ts). */
+export type LogType = Envelope["type"] | "HIDDEN";
+
+/** A logged frame, as a receipt about it, or a reply, edit, delete or reaction of it, needs it. */
 export interface LogEntry {
   seq: number;
   sender: string;
   recipient: string;
-  type: Envelope["type"];
+  type: LogType;
   conversation: string;
+  created: number;
 }
 
 export class UserLog {
@@ -54,7 +58,8 @@ export class UserLog {
   /**
    * The user's earlier send under this client id, to anyone. A direct send
    * keeps its client id in its own log row; a group send's row comes later,
-   * in the group's order, so its id is claimed apart (claimGroupSend).
+   * in the group's order, so its id is claimed apart (claimClientId), as is
+   * a no-op reaction's, which is never logged.
    */
   earlierSend(clientId: string): { serverId: string; time: number } | null {
     if (!this.db.exists) return null;
@@ -69,8 +74,8 @@ export class UserLog {
     );
   }
 
-  /** Claims a client id for a group send acked now. */
-  claimGroupSend(clientId: string, serverId: string, now: number): void {
+  /** Claims a client id for a send acked now whose log row comes later (a group's copy) or never (a no-op reaction). */
+  claimClientId(clientId: string, serverId: string, now: number): void {
     this.db.write.exec("INSERT INTO group_sends (client_id, server_id, created) VALUES (?, ?, ?)", clientId, serverId, now);
   }
 
@@ -79,8 +84,8 @@ export class UserLog {
     // A client id already claimed by a group send stops the insert as a log row's would (ON CONFLICT).
     const row = this.db.write
       .exec<{ seq: number }>(
-        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created, conversation)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE ?2 IS NULL OR NOT EXISTS (SELECT 1 FROM group_sends WHERE client_id = ?2)
+        `INSERT INTO log (id, client_id, sender, recipient, type, frame, queued, created, conversation, ref)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE ?2 IS NULL OR NOT EXISTS (SELECT 1 FROM group_sends WHERE client_id = ?2)
          ON CONFLICT DO NOTHING RETURNING seq`,
         e.id,
         clientId,
@@ -91,14 +96,15 @@ export class UserLog {
         queued ? 1 : 0,
         now,
         conversation,
+        e.ref ?? null,
       )
       .toArray()[0];
     if (!row) return null;
     if (HISTORY_TYPES.includes(e.type)) this.conversations.logged(conversation, e, row.seq, now);
     if (row.seq > maxRows) {
       // Past the cap each append drops the oldest row; an unread message among them no longer counts.
-      this.conversations.forget(
-        this.db.sql.exec<Removed>("DELETE FROM log WHERE seq <= ? RETURNING seq, type, sender, conversation", row.seq - maxRows),
+      this.dropped(
+        this.db.sql.exec<Removed>("DELETE FROM log WHERE seq <= ? RETURNING id, seq, type, sender, conversation", row.seq - maxRows),
       );
     }
     return row.seq;
@@ -109,13 +115,16 @@ export class UserLog {
     return this.db.sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM log").one().s ?? 0;
   }
 
-  /** Every retained frame after `since`, in order; they count as sent from now on. */
+  /** Every retained frame after `since`, in order (but those the user deleted for themself); they count as sent from now on. */
   *replay(since: number): Generator<LoggedFrame> {
     if (!this.db.exists) return;
     // The UPDATE is a write, so a commit: skip it when nothing was replayed (the usual reconnect).
     if (
       yield* rows(
-        this.db.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>("SELECT seq, frame FROM log WHERE seq > ? ORDER BY seq", since),
+        this.db.sql.exec<LoggedFrame & Record<string, SqlStorageValue>>(
+          "SELECT seq, frame FROM log WHERE seq > ? AND type <> 'HIDDEN' ORDER BY seq",
+          since,
+        ),
       )
     ) {
       this.db.sql.exec("UPDATE log SET queued = 0 WHERE queued = 1 AND seq > ?", since);
@@ -134,12 +143,15 @@ export class UserLog {
     }
   }
 
-  /** A logged frame by its server id: who sent it, to whom, where it is; for checking a receipt. */
+  /** A logged frame by its server id: who sent it, to whom, where it is; for checking a receipt or a change. */
   lookup(id: string): LogEntry | null {
     if (!this.db.exists) return null;
     return (
       this.db.sql
-        .exec<LogEntry & Record<string, SqlStorageValue>>("SELECT seq, sender, recipient, type, conversation FROM log WHERE id = ?", id)
+        .exec<LogEntry & Record<string, SqlStorageValue>>(
+          "SELECT seq, sender, recipient, type, conversation, created FROM log WHERE id = ?",
+          id,
+        )
         .toArray()[0] ?? null
     );
   }
@@ -150,12 +162,22 @@ export class UserLog {
     // Log rows are created in seq order: everything before the first young row goes.
     this.db.sql.exec("DELETE FROM group_sends WHERE created < ?", cutoff);
     this.db.sql.exec("DELETE FROM notice_keys WHERE created < ?", cutoff);
-    this.conversations.forget(
+    this.dropped(
       this.db.sql.exec<Removed>(
-        "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18) RETURNING seq, type, sender, conversation",
+        "DELETE FROM log WHERE seq < coalesce((SELECT seq FROM log WHERE created >= ? ORDER BY seq LIMIT 1), 9e18) RETURNING id, seq, type, sender, conversation",
         cutoff,
       ),
     );
     return this.db.sql.exec<{ t: number | null }>("SELECT created AS t FROM log ORDER BY seq LIMIT 1").toArray()[0]?.t ?? null;
+  }
+
+  /** Log rows went (retention, the row cap): they no longer count as unread, and their messages' state goes with them. */
+  private dropped(removed: Iterable<Removed>): void {
+    const rows = [...removed];
+    this.conversations.forget(rows);
+    for (const { id } of rows) {
+      this.db.sql.exec("DELETE FROM message_state WHERE id = ?", id);
+      this.db.sql.exec("DELETE FROM reactions WHERE message = ?", id);
+    }
   }
 }

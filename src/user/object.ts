@@ -26,6 +26,7 @@ import type { User } from "./context.ts";
 import { Conversations } from "./conversations.ts";
 import { deliver, live } from "./deliver.ts";
 import { refused } from "./groups.ts";
+import { hide } from "./hide.ts";
 import { Inbox } from "./inbox.ts";
 import { UserLog } from "./log.ts";
 import { Outbox } from "./outbox.ts";
@@ -102,6 +103,11 @@ export class UserObject extends DurableObject<Env> {
   /** GET /v1/conversations/<id>/messages, for this user: the response body. */
   history(conversation: string, before: number | null, limit: number): string {
     return this.user.conversations.history(conversation, before, limit);
+  }
+
+  /** DELETE /v1/conversations/<id>/messages/<server id>, for this user: false if there is no such message there. */
+  hide(conversation: string, id: string): boolean {
+    return this.user.db.exists && this.user.db.atomically(() => hide(this.user, conversation, id, Date.now()));
   }
 
   // ---- the server API (src/http/admin.ts) ----------------------------------------

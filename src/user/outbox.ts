@@ -31,6 +31,7 @@ interface OutboxRow extends Record<string, SqlStorageValue> {
   frame: string;
   client_id: string | null;
   origin: string | null;
+  ref: string | null;
 }
 
 export class Outbox {
@@ -45,7 +46,7 @@ export class Outbox {
   /** Queues a frame for its recipient; the caller flushes after its commit. */
   enqueue(e: Envelope): void {
     this.db.write.exec(
-      "INSERT INTO outbox (id, sender, recipient, type, frame, client_id, origin) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO outbox (id, sender, recipient, type, frame, client_id, origin, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       e.id,
       e.sender,
       e.recipient,
@@ -53,6 +54,7 @@ export class Outbox {
       e.frame,
       e.clientId ?? null,
       e.origin ?? null,
+      e.ref ?? null,
     );
   }
 
@@ -124,15 +126,16 @@ export class Outbox {
   private pending(recipient: string): { envelopes: Envelope[]; upTo: number } {
     const rows = this.db.sql
       .exec<OutboxRow>(
-        "SELECT oid, id, sender, recipient, type, frame, client_id, origin FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
+        "SELECT oid, id, sender, recipient, type, frame, client_id, origin, ref FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
         recipient,
         BATCH_SIZE,
       )
       .toArray();
-    const envelopes = rows.map(({ id, sender, recipient, type, frame, client_id, origin }) => {
+    const envelopes = rows.map(({ id, sender, recipient, type, frame, client_id, origin, ref }) => {
       const e: Envelope = { id, sender, recipient, type, frame };
       if (client_id !== null) e.clientId = client_id;
       if (origin !== null) e.origin = origin;
+      if (ref !== null) e.ref = ref;
       return e;
     });
     return { envelopes, upTo: rows.at(-1)?.oid ?? 0 };

@@ -143,4 +143,28 @@ export const MIGRATIONS: readonly Migration[] = [
      key TEXT PRIMARY KEY,
      value INTEGER NOT NULL
    );`,
+  // Replies, edits, deletes and reactions (PROTOCOL.md, v3): a frame's `ref`
+  // (the message a reply answers or a change changes), so a delete finds the
+  // edits it erases; and the current state of each message that changed,
+  // written in the commit of the frame that changed it. A message that never
+  // changed has no state row: its log row is how it is now, so a plain
+  // message costs no second write. `reactions` holds who reacted with what
+  // (every reactor, so counts stay exact when one takes theirs back); the
+  // state row keeps the counts as history shows them.
+  `ALTER TABLE log ADD COLUMN ref TEXT;
+   CREATE INDEX log_ref ON log(ref) WHERE ref IS NOT NULL;
+   ALTER TABLE outbox ADD COLUMN ref TEXT;
+   CREATE TABLE message_state (
+     id TEXT PRIMARY KEY,
+     message TEXT,
+     edited TEXT,
+     deleted TEXT,
+     reactions TEXT
+   ) WITHOUT ROWID;
+   CREATE TABLE reactions (
+     message TEXT NOT NULL,
+     user TEXT NOT NULL,
+     key TEXT NOT NULL,
+     PRIMARY KEY (message, user, key)
+   );`,
 ];
