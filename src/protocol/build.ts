@@ -67,6 +67,12 @@ export function timeOf(text: string): string {
   return text.slice(at, at + 20);
 }
 
+/** A frame (or webhook body) the server built, with its payload erased: `"message":null`. */
+export function erased(text: string): string {
+  const at = text.indexOf(PAYLOAD);
+  return at < 0 ? text : `${text.slice(0, at)}${PAYLOAD}null}`;
+}
+
 /**
  * SQL that rewrites a stored frame's text (the column `frame`) with its
  * payload erased (`"message":null`), for a message deleted for everyone;

@@ -36,6 +36,7 @@ import { pruneReceipts } from "./receipts.ts";
 import { MIGRATIONS } from "./schema.ts";
 import { send } from "./send.ts";
 import { Sockets } from "./sockets.ts";
+import { deletedAt } from "./state.ts";
 
 /** A server API call's answer: a value, or a refusal in the HTTP error shape. */
 export type AdminAnswer<T> = { ok: true; value: T } | { ok: false; status: 400 | 403 | 404; error: string; reason: string };
@@ -108,6 +109,11 @@ export class UserObject extends DurableObject<Env> {
   /** DELETE /v1/conversations/<id>/messages/<server id>, for this user: false if there is no such message there. */
   hide(conversation: string, id: string): boolean {
     return this.user.db.exists && this.user.db.atomically(() => hide(this.user, conversation, id, Date.now()));
+  }
+
+  /** RPC from the webhook consumer: whether a message this user holds was deleted for everyone (its payload must not go out). */
+  deletedForEveryone(id: string): boolean {
+    return deletedAt(this.user, id) !== null;
   }
 
   // ---- the server API (src/http/admin.ts) ----------------------------------------

@@ -6,6 +6,7 @@
  * queue, whose consumer logs it. Delivery of messages never waits on this.
  */
 import { errorMessage, logEvent } from "../logging.ts";
+import { erased } from "../protocol/build.ts";
 import type { QueuedEvent } from "./events.ts";
 import { signature } from "./sign.ts";
 
@@ -36,14 +37,15 @@ async function post(m: Message<QueuedEvent>, env: Env): Promise<void> {
     return;
   }
   try {
+    const body = await current(m.body, env);
     const res = await fetch(env.WEBHOOK_URL, {
       method: "POST",
       headers: {
         "Content-Type": "application/json",
         "X-LunarLoom-Event-Id": m.body.id,
-        "X-LunarLoom-Signature": await signature(env.WEBHOOK_SECRET, m.body.body, Math.floor(Date.now() / 1000)),
+        "X-LunarLoom-Signature": await signature(env.WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000)),
       },
-      body: m.body.body,
+      body,
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     // The answer's body is the receiver's business: read nothing, but let the connection go.
@@ -57,4 +59,11 @@ async function post(m: Message<QueuedEvent>, env: Env): Promise<void> {
     logEvent("warn", "webhook_failed", { eventId: m.body.id, error: errorMessage(err), attempts: m.attempts });
   }
   m.retry({ delaySeconds: retryDelaySeconds(m.attempts) });
+}
+
+/** The event's body as it may be sent now: a payload whose message was deleted for everyone meanwhile goes out as null. */
+async function current(event: QueuedEvent, env: Env): Promise<string> {
+  if (!event.payload) return event.body;
+  const deleted = await env.USERS.getByName(event.payload.user).deletedForEveryone(event.payload.message);
+  return deleted ? erased(event.body) : event.body;
 }

@@ -12,6 +12,12 @@ import { scanObject } from "../protocol/parse.ts";
 export interface QueuedEvent {
   id: string;
   body: string;
+  /**
+   * Set when the body carries a payload (last, after every other field): whose
+   * log holds the message, so the consumer can erase it if the message was
+   * deleted for everyone before the POST (DESIGN.md invariant 6).
+   */
+  payload?: { user: string; message: string };
 }
 
 const str = JSON.stringify;
@@ -39,7 +45,10 @@ export function offlineEvent(user: string, conversation: string, e: Envelope, in
   ];
   if (includeMessage) {
     const raw = scanObject(e.frame).message;
-    if (raw !== undefined) parts.push(`"message":${raw}`);
+    if (raw !== undefined) {
+      parts.push(`"message":${raw}`);
+      return { id, body: `{${parts.join(",")}}`, payload: { user, message: e.id } };
+    }
   }
   return { id, body: `{${parts.join(",")}}` };
 }

@@ -289,6 +289,7 @@ describe("GET /v1/openapi.json", () => {
         "/v1/admin/users/{user}/disconnect",
         "/v1/conversations",
         "/v1/conversations/{id}/messages",
+        "/v1/conversations/{id}/messages/{message}",
         "/v1/groups",
         "/v1/groups/{id}",
         "/v1/groups/{id}/members",

@@ -41,7 +41,10 @@ const brokenFrame = fc
     wrong: badIdentity,
     wrongContent: fc
       .string({ maxLength: 20 })
-      .filter((s) => !["TEXT_MESSAGE", "FILE_MESSAGE", "MESSAGE_DELIVERED", "MESSAGE_READ"].includes(s)),
+      .filter(
+        (s) =>
+          !["TEXT_MESSAGE", "FILE_MESSAGE", "MESSAGE_EDIT", "MESSAGE_DELETE", "REACTION", "MESSAGE_DELIVERED", "MESSAGE_READ"].includes(s),
+      ),
     wrongType: fc.oneof(
       notString,
       fc.string({ maxLength: 20 }).filter((s) => s !== "USER_MSG" && s !== "ACK_MSG"),
@@ -68,6 +71,44 @@ const brokenFrame = fc
     return JSON.stringify(frame);
   })
   .filter((s): s is string => s !== null);
+
+/** A reply, edit, delete or reaction with its `replyTo`, `ref` or reaction broken (PROTOCOL.md, v3). */
+const brokenChange = fc.oneof(
+  fc
+    .record({ content: fc.constantFrom("MESSAGE_EDIT", "MESSAGE_DELETE", "REACTION"), ref: badIdentity })
+    .map(({ content, ref }) =>
+      JSON.stringify({ id: "c", to: "someone", type: "USER_MSG", content, ref, message: { key: "👍", on: true } }),
+    ),
+  fc
+    .constantFrom("MESSAGE_EDIT", "MESSAGE_DELETE", "REACTION")
+    .map((content) => JSON.stringify({ id: "c", to: "someone", type: "USER_MSG", content, message: { key: "👍", on: true } })),
+  badIdentity.map((replyTo) => JSON.stringify({ ...valid("someone"), replyTo })),
+  fc
+    .oneof(
+      fc.record({
+        key: fc.oneof(notString, fc.constant(""), fc.string({ unit: "grapheme", minLength: 65, maxLength: 80 })),
+        on: fc.boolean(),
+      }),
+      fc.record({ key: fc.string({ minLength: 1, maxLength: 10 }), on: fc.oneof(fc.integer(), fc.string(), fc.constant(null)) }),
+      fc.oneof(notString, fc.string()),
+    )
+    .map((message) => JSON.stringify({ id: "c", to: "someone", type: "USER_MSG", content: "REACTION", ref: "m", message })),
+);
+
+/** Well-formed changes and replies naming a message that is not in the sender's log. */
+const unknownRef = fc
+  .record({
+    content: fc.constantFrom("MESSAGE_EDIT", "MESSAGE_DELETE", "REACTION", "TEXT_MESSAGE"),
+    ref: fc.string({ minLength: 1, maxLength: 128 }),
+    key: fc.string({ minLength: 1, maxLength: 16 }),
+  })
+  .map(({ content, ref, key }) =>
+    JSON.stringify(
+      content === "TEXT_MESSAGE"
+        ? { ...valid("someone"), replyTo: ref }
+        : { id: "u", to: "someone", type: "USER_MSG", content, ref, message: { key, on: true } },
+    ),
+  );
 
 const notJson = fc.string({ unit: "binary", maxLength: 200 }).filter((s) => {
   try {
@@ -110,6 +151,8 @@ describe("fuzzing the frame handler", () => {
       ["not JSON", notJson, ["BAD_JSON"]],
       ["JSON but not an object", nonObjectJson, ["BAD_JSON"]],
       ["a frame with one field broken", brokenFrame, ["BAD_MESSAGE", "UNKNOWN_TYPE"]],
+      ["a reply or change with its reference or reaction broken", brokenChange, ["BAD_MESSAGE"]],
+      ["a reply or change naming no message of the sender's", unknownRef, ["UNKNOWN_MESSAGE"]],
       ["nesting deeper than 64", tooDeep, ["BAD_MESSAGE"]],
       ["binary frames", fc.uint8Array({ maxLength: 2048 }), ["BAD_MESSAGE"]],
     ];
