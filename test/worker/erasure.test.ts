@@ -75,8 +75,8 @@ describe("delete for everyone erases", () => {
     // Delivered, and edited, while rick is online.
     const seen = await john.message(rick.user, "SECRET-1");
     await change(john, rick.user, "MESSAGE_EDIT", seen.message, "SECRET-2");
-    await change(rick, john.user, "REACTION", seen.message, { key: "👍", on: true });
     await rick.expectAll({ from: john.user }, 2);
+    await change(rick, john.user, "REACTION", seen.message, { key: "👍", on: true });
     // Then rick's object is down: the next message and its edit wait in john's outbox.
     const restore = await down(rick.user);
     const held = await john.message(rick.user, "SECRET-3");
