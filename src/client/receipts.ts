@@ -13,8 +13,12 @@ export class Receipts {
   /** Already asked for: repeating one is harmless but costs rate budget. */
   private readonly asked = new Set<string>();
 
-  /** `send` writes to the open socket; false if there is none. */
-  constructor(private readonly send: (text: string) => boolean) {}
+  /** Writes to the open socket; false if there is none. */
+  private readonly send: (text: string) => boolean;
+
+  constructor(send: (text: string) => boolean) {
+    this.send = send;
+  }
 
   ask(content: ReceiptContent, messageId: string): void {
     const key = `${content} ${messageId}`;

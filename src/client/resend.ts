@@ -16,11 +16,14 @@ export class Resend {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
 
-  /** `resendAll` writes every pending message to the socket, if one is open. */
-  constructor(
-    private readonly backoff: BackoffOptions,
-    private readonly resendAll: () => void,
-  ) {}
+  private readonly backoff: BackoffOptions;
+  /** Writes every pending message to the socket, if one is open. */
+  private readonly resendAll: () => void;
+
+  constructor(backoff: BackoffOptions, resendAll: () => void) {
+    this.backoff = backoff;
+    this.resendAll = resendAll;
+  }
 
   /** A resend is scheduled: a new message now would only be refused too; the resend carries it. */
   get waiting(): boolean {
