@@ -4,9 +4,9 @@
  */
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence"] as const;
+export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm"] as const;
 /** Scenarios with no floor to compare with: they measure the server against itself. */
-export const SERVER_ONLY: readonly ScenarioName[] = ["crash", "history", "presence"];
+export const SERVER_ONLY: readonly ScenarioName[] = ["crash", "history", "presence", "storm"];
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -40,6 +40,9 @@ export interface BenchOptions {
   /** presence: users (in groups of 21, each watching the other 20), online/offline cycles timed. */
   presenceUsers: number;
   presenceCycles: number;
+  /** storm: users connected through the client library when the server restarts, and how many of them keep sending. */
+  stormUsers: number;
+  stormSenders: number;
   /** Upper bound on any one scenario run. */
   scenarioTimeoutMs: number;
   /** Profile the real server's (and the floor's) hot path instead of the timed run. */
@@ -80,6 +83,8 @@ export const DEFAULTS: BenchOptions = {
   groupMessages: 40,
   presenceUsers: 1000,
   presenceCycles: 20,
+  stormUsers: 2000,
+  stormSenders: 200,
   scenarioTimeoutMs: 120_000,
   profile: false,
   profileScenario: "pairs",
@@ -106,6 +111,8 @@ export const QUICK: Partial<BenchOptions> = {
   groupMessages: 20,
   presenceUsers: 105,
   presenceCycles: 5,
+  stormUsers: 200,
+  stormSenders: 20,
 };
 
 const NUMERIC = [
@@ -130,6 +137,8 @@ const NUMERIC = [
   "groupMessages",
   "presenceUsers",
   "presenceCycles",
+  "stormUsers",
+  "stormSenders",
   "scenarioTimeoutMs",
   "profileIntervalUs",
 ] as const satisfies readonly (keyof BenchOptions)[];

@@ -69,6 +69,15 @@ export const TARGETS: readonly TargetSpec[] = [
     op: "==",
     threshold: 0,
   },
+  {
+    label: "storm: every user back within 60,000 ms of the SIGTERM",
+    scenario: "storm",
+    metric: "backMs",
+    of: "server",
+    op: "<=",
+    threshold: 60_000,
+  },
+  { label: "storm: lost + duplicated + out-of-order = 0", scenario: "storm", metric: "anomalies", of: "server", op: "==", threshold: 0 },
 ];
 
 /** Rows of the results table: which metrics to show, in order, and how. */
@@ -154,6 +163,21 @@ const ROWS: Record<string, Row[]> = {
     { metric: "missingAtRecipient", label: "acked, not at recipient after the wait", unit: "count" },
     { metric: "redeliverMs", label: "time until all acked reached the recipient", unit: "ms" },
   ],
+  storm: [
+    { metric: "restartMs", label: "SIGTERM to the new server answering", unit: "ms" },
+    { metric: "backP50Ms", label: "SIGTERM to a user back (open), p50", unit: "ms" },
+    { metric: "backMs", label: "SIGTERM to every user back", unit: "ms" },
+    { metric: "backAfterRestartMs", label: "… of which after the new server answered", unit: "ms" },
+    { metric: "caughtUpMs", label: "SIGTERM to every user caught up (has all acked to it)", unit: "ms" },
+    { metric: "peakConnectsPerSec", label: "peak connects/s (any 1 s)", unit: "conn/s" },
+    { metric: "peakAttemptsPerSec", label: "peak connection attempts/s", unit: "conn/s" },
+    { metric: "attemptsPerUser", label: "attempts per user", unit: "x" },
+    { metric: "dropsAfterBack", label: "drops after a user was back", unit: "count" },
+    { metric: "withoutSince", label: "reconnects without since", unit: "count" },
+    { metric: "sent", label: "messages sent", unit: "count" },
+    { metric: "unacked", label: "unacked at the end", unit: "count" },
+    ...ANOMALY_ROWS,
+  ],
 };
 
 export const SCENARIO_TITLES: Record<string, string> = {
@@ -165,6 +189,7 @@ export const SCENARIO_TITLES: Record<string, string> = {
   history: "history (server only)",
   group: "group",
   presence: "presence (server only)",
+  storm: "storm (server only)",
 };
 
 export function fmt(value: number | undefined, unit: Row["unit"] | "ratio"): string {

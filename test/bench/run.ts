@@ -19,11 +19,22 @@ import { resultsTable, SCENARIO_TITLES, TARGETS, targetsTable } from "./report.t
 import { type Ctx, connect, crash, drain, fanin, pairs, type RunOutput } from "./scenarios.ts";
 import { FLOOR_PATH, plainFloorToml, snapshotServer } from "./snapshot.ts";
 import { aggregateRuns, evaluateTargets, type Metrics, ratios, type ScenarioMedians } from "./stats.ts";
+import { storm } from "./storm.ts";
 import { group, history, presence } from "./v2.ts";
 
 type Kind = "server" | "floor";
 /** Counts where one bad run must show: the worst run is reported, not the median. */
-const WORST = new Set(["lost", "duplicated", "outOfOrder", "errors", "anomalies", "missingFromSenderLog", "missingAtRecipient"]);
+const WORST = new Set([
+  "lost",
+  "duplicated",
+  "outOfOrder",
+  "errors",
+  "anomalies",
+  "missingFromSenderLog",
+  "missingAtRecipient",
+  "unacked",
+  "withoutSince",
+]);
 /** The whole run's hard limit, whatever the knobs say. */
 const RUN_LIMIT_MS = 45 * 60_000;
 
@@ -41,9 +52,9 @@ const live = new Set<DevServer>();
 /**
  * Starts a fresh server. Its persisted state (a temp dir; thousands of SQLite
  * files after a connect run) is removed when it stops, unless `keepState`
- * (the crash check restarts on it, and the restarted server removes it).
+ * (crash and storm restart on it, and the restarted server removes it).
  */
-async function start(kind: Kind, persistTo?: string, keepState = false): Promise<DevServer> {
+async function start(kind: Kind, persistTo?: string, keepState = false, port?: number): Promise<DevServer> {
   const vars: Record<string, string> = {
     // Rate limits out of the way for the run (the floor ignores them).
     RATE_LIMIT_PER_SECOND: "1000000",
@@ -52,7 +63,7 @@ async function start(kind: Kind, persistTo?: string, keepState = false): Promise
   };
   // Keep every queued message in the log (the default keeps 10,000 rows per user).
   if (opts.drain * 2 > 10_000 || opts.crashMessages * 2 > 10_000) vars.LOG_MAX_ROWS = String(Math.max(opts.drain, opts.crashMessages) * 2);
-  const server = await startDevServer({ config: kind === "floor" ? floorConfig : snapshot.config, vars, persistTo });
+  const server = await startDevServer({ config: kind === "floor" ? floorConfig : snapshot.config, vars, persistTo, port });
   live.add(server);
   const stop = server.stop.bind(server);
   server.stop = async () => {
@@ -78,7 +89,8 @@ const watchdog = setTimeout(() => {
 watchdog.unref();
 
 const log = (msg: string) => console.error(msg);
-const runners: Record<Exclude<ScenarioName, "crash">, (ctx: Ctx) => Promise<RunOutput>> = {
+type Restarting = "crash" | "storm";
+const runners: Record<Exclude<ScenarioName, Restarting>, (ctx: Ctx) => Promise<RunOutput>> = {
   pairs,
   fanin,
   connect,
@@ -87,6 +99,17 @@ const runners: Record<Exclude<ScenarioName, "crash">, (ctx: Ctx) => Promise<RunO
   group: (ctx) => group(ctx, ctx.kind),
   presence,
 };
+/**
+ * Server only, and they restart the server on its own state: each gets a
+ * start function, not a server. The first server keeps its state for the
+ * restart; the restarted one removes it.
+ */
+const restart = (persistTo?: string, port?: number) => start("server", persistTo, persistTo === undefined, port);
+const restarting: Record<Restarting, (id: string) => Promise<RunOutput>> = {
+  crash: (id) => crash(opts, id, restart),
+  storm: (id) => storm(opts, id, restart, log),
+};
+const isRestarting = (s: ScenarioName): s is Restarting => s in restarting;
 let runCounter = 0;
 const runId = () => `${Date.now().toString(36)}${(runCounter++).toString(36)}`;
 const load = () => loadavg().map((l) => Number(l.toFixed(2)));
@@ -130,7 +153,7 @@ async function bench(): Promise<void> {
   };
 
   for (const scenario of opts.scenarios) {
-    if (scenario === "crash") continue;
+    if (isRestarting(scenario)) continue;
     for (let round = 1; round <= opts.rounds; round++) {
       for (const kind of SERVER_ONLY.includes(scenario) ? (["server"] as const) : (["server", "floor"] as const)) {
         let server: DevServer | undefined;
@@ -148,12 +171,12 @@ async function bench(): Promise<void> {
       }
     }
   }
-  if (opts.scenarios.includes("crash")) {
+  for (const scenario of opts.scenarios.filter(isRestarting)) {
     for (let round = 1; round <= opts.rounds; round++) {
       try {
-        record("crash", "server", round, await crash(opts, runId(), (persistTo) => start("server", persistTo, persistTo === undefined)));
+        record(scenario, "server", round, await restarting[scenario](runId()));
       } catch (err) {
-        record("crash", "server", round, null, err);
+        record(scenario, "server", round, null, err);
       }
       await stopAll();
     }
@@ -254,7 +277,7 @@ async function bench(): Promise<void> {
     `\`${meta.command}\` on ${meta.machine}; Node ${meta.node}, wrangler ${meta.wrangler}, workerd ${meta.workerd}; commit ${meta.commit}${meta.srcDirty ? " with uncommitted changes in src/" : ""} (snapshot ${meta.snapshot}).`,
     `Load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")}. ${meta.durationS} s in all.`,
     `Each scenario ran ${opts.rounds}× server and floor alternately (A B A B …), each on a fresh \`wrangler dev\` with fresh persisted state; medians of the runs, except lost/duplicated/out-of-order/missing, which are the worst run.`,
-    `Floor: ${opts.floorStorage === "sqlite" ? "a SQLite-backed class, as the server's" : "a plain (non-SQLite) class"}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked.`,
+    `Floor: ${opts.floorStorage === "sqlite" ? "a SQLite-backed class, as the server's" : "a plain (non-SQLite) class"}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
     "",
     resultsTable(medians),
     "",
@@ -300,6 +323,9 @@ function brief(m: Metrics): string {
   f("presenceFramesPerTransition", "watcher RPCs/transition", 1);
   f("cpuUsPerTransitionWatched", "cpu µs/transition (20 watchers)");
   f("cpuUsPerTransitionAlone", "(no watchers)");
+  f("backMs", "all back ms");
+  f("caughtUpMs", "all caught up ms");
+  f("peakConnectsPerSec", "peak conn/s");
   if (m.anomalies !== undefined) parts.push(`anomalies ${m.anomalies}`);
   return parts.join(", ");
 }

@@ -1,12 +1,13 @@
 /**
  * The benchmark's arithmetic (test/bench/stats.ts, report.ts, options.ts,
- * snapshot.ts' config rewrite): percentiles, medians over runs, worst-run
- * counts, server/floor ratios, target verdicts, the markdown table, and the
- * knobs. Pure functions only: no server is started here.
+ * snapshot.ts' config rewrite, storm.ts' timeline): percentiles, medians over
+ * runs, worst-run counts, server/floor ratios, target verdicts, the markdown
+ * table, the knobs, and the storm's peak rate and catch-up time. Pure
+ * functions only: no server is started here.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DEFAULTS, parseOptions, QUICK } from "../bench/options.ts";
+import { DEFAULTS, parseOptions, QUICK, SERVER_ONLY } from "../bench/options.ts";
 import { fmt, resultsTable, TARGETS, targetsTable } from "../bench/report.ts";
 import { plainFloorToml, raiseRateLimits } from "../bench/snapshot.ts";
 import {
@@ -21,6 +22,7 @@ import {
   ratios,
   summarize,
 } from "../bench/stats.ts";
+import { caughtUpAt, peakRate, perSecond } from "../bench/storm.ts";
 
 describe("percentile (nearest rank)", () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -99,6 +101,25 @@ describe("ratios and targets", () => {
     expect(byLabel["pairs: lost + duplicated + out-of-order = 0"]).toBe(true);
     expect(byLabel["first connects/s ≥ 0.9× floor"]).toBeNull();
     expect(byLabel["CPU per connect ≤ 1.15× floor"]).toBeNull();
+    expect(byLabel["storm: every user back within 60,000 ms of the SIGTERM"]).toBeNull();
+  });
+  it("holds the storm to every user back within 60 s and nothing lost, duplicated or reordered", () => {
+    const verdicts = (server: Record<string, number>) =>
+      Object.fromEntries(
+        evaluateTargets(TARGETS, { storm: { server } })
+          .filter((t) => t.scenario === "storm")
+          .map((t) => [t.label, t.met]),
+      );
+    expect(verdicts({ backMs: 41_000, anomalies: 0 })).toEqual({
+      "storm: every user back within 60,000 ms of the SIGTERM": true,
+      "storm: lost + duplicated + out-of-order = 0": true,
+    });
+    expect(verdicts({ backMs: 60_001, anomalies: 1 })).toEqual({
+      "storm: every user back within 60,000 ms of the SIGTERM": false,
+      "storm: lost + duplicated + out-of-order = 0": false,
+    });
+    // Not every user back: no time to judge, and the target is not met by default.
+    expect(verdicts({ backMs: NaN, anomalies: 0 })["storm: every user back within 60,000 ms of the SIGTERM"]).toBeNull();
   });
 });
 
@@ -123,6 +144,13 @@ describe("markdown", () => {
     ]);
     expect(md).toContain("| pairs throughput ≥ 0.9× floor (with the conversation index) | 0.40× | >= 0.9× | **not met** |");
     expect(md).toContain("| offline drain ≥ 5,000 msgs/s | – | >= 5,000 | not measured |");
+  });
+  it("shows the storm's times, peak rate and counts for the server alone", () => {
+    const md = resultsTable({ storm: { server: { backMs: 41_234, peakConnectsPerSec: 312.4, lost: 0, withoutSince: 0 } } });
+    expect(md).toContain("| storm (server only) | SIGTERM to every user back (ms) | 41234 | – | – |");
+    expect(md).toContain("| storm (server only) | peak connects/s (any 1 s) (conn/s) | 312 | – | – |");
+    expect(md).toContain("| storm (server only) | reconnects without since (count) | 0 | – | – |");
+    expect(md).toContain("| storm (server only) | lost (count) | 0 | – | – |");
   });
   it("formats bytes as KB and small latencies with decimals", () => {
     expect(fmt(350 * 1024, "KB")).toBe("350");
@@ -150,7 +178,14 @@ describe("options", () => {
   it("defaults to the issue's setting", () => {
     const o = parseOptions([], {});
     expect(o).toMatchObject({ rounds: 3, pairs: 10, messages: 500, window: 16, connects: 2000, drain: 5000 });
-    expect(o.scenarios).toEqual(["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence"]);
+    expect(o.scenarios).toEqual(["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm"]);
+    expect(o).toMatchObject({ stormUsers: 2000, stormSenders: 200 });
+  });
+  it("runs the storm on the server alone, with its users and senders as knobs", () => {
+    expect(SERVER_ONLY).toContain("storm");
+    const o = parseOptions(["--only=storm", "--storm-users=300"], { BENCH_STORM_SENDERS: "30" });
+    expect(o).toMatchObject({ scenarios: ["storm"], stormUsers: 300, stormSenders: 30 });
+    expect(parseOptions(["--quick"], {}).stormUsers).toBe(QUICK.stormUsers);
   });
   it("applies --quick, then the environment, then flags", () => {
     const o = parseOptions(["--quick", "--pairs=3", "--only=pairs,drain"], { BENCH_PAIRS: "7", BENCH_MESSAGES: "42" });
@@ -195,5 +230,34 @@ describe("raiseRateLimits", () => {
     expect(out).toContain("simple = { limit = 123456, period = 60 }");
     expect(out).toContain("simple = { period = 10, limit = 123456 }");
     expect(out).toContain('limit = "5"');
+  });
+});
+
+describe("storm timeline", () => {
+  it("peaks over any 1 s window, not only whole-second buckets", () => {
+    expect(peakRate([])).toBe(0);
+    expect(peakRate([5])).toBe(1);
+    // Split by the 1000 ms bucket edge, but all within 200 ms.
+    expect(peakRate([900, 950, 1000, 1050, 1100, 3000])).toBe(5);
+    // A window is half-open: events 1000 ms apart are in different windows.
+    expect(peakRate([0, 1000, 2000])).toBe(1);
+    expect(peakRate([1998, 0, 999, 1500])).toBe(3);
+  });
+  it("counts events per second from a start, dropping those outside", () => {
+    expect(perSecond([100, 200, 1500, 2999, 3000, -5], 0, 3)).toBe("2, 1, 1");
+    expect(perSecond([], 1000, 2)).toBe("0, 0");
+  });
+  it("is caught up once everything acked before it was back has arrived", () => {
+    const m = (acked: number, delivered: number) => ({ at: 0, acked, delivered });
+    // Missed nothing: caught up when back.
+    expect(caughtUpAt(10_000, [])).toBe(10_000);
+    expect(caughtUpAt(10_000, [m(2_000, 2_100)])).toBe(10_000);
+    // Acked while it was away, delivered after it was back.
+    expect(caughtUpAt(10_000, [m(2_000, 2_100), m(6_000, 10_400), m(9_000, 10_300)])).toBe(10_400);
+    // Acked after it was back: live traffic, not what it missed.
+    expect(caughtUpAt(10_000, [m(11_000, 25_000)])).toBe(10_000);
+    // Missed and never arrived (or never acked at all: NaN is not before anything).
+    expect(caughtUpAt(10_000, [m(6_000, NaN)])).toBeNaN();
+    expect(caughtUpAt(10_000, [m(NaN, NaN)])).toBe(10_000);
   });
 });

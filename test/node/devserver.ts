@@ -38,6 +38,11 @@ export interface DevServerOptions {
   vars?: Record<string, string>;
   /** ms to wait for the server to answer. */
   startTimeoutMs?: number;
+  /**
+   * The HTTP port, e.g. the one a stopped server had, so its clients find the
+   * new one as they would after a deploy; a free one by default.
+   */
+  port?: number;
 }
 
 export function freePort(): Promise<number> {
@@ -51,8 +56,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Waits until `port` can be bound on loopback (the old server's processes may still hold it), at most `ms`. */
+async function portReleased(port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+    });
+    if (free) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} is still in use after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
-  const port = await freePort();
+  if (opts.port !== undefined) await portReleased(opts.port, 10_000);
+  const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "lunarloom-"));
   const vars = { AUTH_SECRET: DEV_AUTH_SECRET, API_KEY: DEV_API_KEY, DEV_TOKENS: "on", ...opts.vars };
