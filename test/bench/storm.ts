@@ -33,8 +33,8 @@ const TAIL_MS = 3_000;
  * (150 ms: 300 s for 2,000; first connects ran at 12/s with the shared machine at load 8).
  */
 const CONNECT_MS_PER_USER = 150;
-/** After the last send: how long every message gets to be acked and delivered. */
-const SETTLE_MS = 30_000;
+/** After the last send, every message gets until acks and deliveries have stopped coming for this long. */
+const QUIET_MS = 15_000;
 
 /** One message: its sender's ring index and number; times are performance.now() ms, NaN until it happens. */
 interface Sent {
@@ -245,7 +245,18 @@ export async function storm(
     clearInterval(sending);
     sending = undefined;
     const all = sent.flat();
-    const settled = await until(() => all.every((m) => !Number.isNaN(m.delivered) && !Number.isNaN(m.acked)), Date.now() + SETTLE_MS);
+    /** Messages whose recipient never came back cannot arrive: the run failed on time, not on loss. */
+    const toBack = sent.flatMap((msgs, i) => (Number.isNaN(users[(i + 1) % S]!.backAt) ? [] : msgs));
+    // A backlog drains slowly on a busy machine: what is still moving is late, not lost.
+    const progress = () => all.reduce((n, m) => n + (Number.isNaN(m.acked) ? 0 : 1) + (Number.isNaN(m.delivered) ? 0 : 1), 0);
+    const settleDeadline = Date.now() + budgetMs;
+    let seen = progress();
+    let movedAt = Date.now();
+    const settled = await until(() => {
+      const now = progress();
+      if (now !== seen) [seen, movedAt] = [now, Date.now()];
+      return now === 2 * all.length || Date.now() - movedAt > QUIET_MS;
+    }, settleDeadline).then((ok) => ok && progress() === 2 * all.length);
 
     const caught = users.map((u, i) => (i < S ? caughtUpAt(u.backAt, sent[(i - 1 + S) % S]!) : u.backAt));
     const back = summarize(users.map((u) => u.backAt - t0).filter(Number.isFinite));
@@ -264,8 +275,8 @@ export async function storm(
       withoutSince,
       sent: all.length,
       unacked: all.filter((m) => Number.isNaN(m.acked)).length,
-      // The server's promise: an acked message reaches its recipient. Unacked ones are still in the sender's outbox.
-      lost: all.filter((m) => !Number.isNaN(m.acked) && Number.isNaN(m.delivered)).length,
+      // The server's promise: an acked message reaches its recipient (once it is back). Unacked ones are still in the sender's outbox.
+      lost: toBack.filter((m) => !Number.isNaN(m.acked) && Number.isNaN(m.delivered)).length,
       duplicated,
       outOfOrder,
       errors: refused,
@@ -277,7 +288,13 @@ export async function storm(
     );
     if (neverDown) notes.push(`${neverDown} clients never saw the old server go`);
     if (notBack) notes.push(`${notBack} users not back within ${budgetMs} ms`);
-    if (!settled) notes.push(`${SETTLE_MS} ms after the last send: ${metrics.unacked} unacked, ${metrics.lost} acked but not delivered`);
+    if (!settled) {
+      const stranded = all.length - toBack.length;
+      notes.push(
+        `at the end (nothing moved for ${QUIET_MS} ms, or the deadline): ${metrics.unacked} unacked, ${metrics.lost} acked but not delivered to a user who was back` +
+          (stranded ? `; ${stranded} sent to users not back` : ""),
+      );
+    }
     if (refused) notes.push(`${refused} sends refused for good`);
     return { metrics, samples: { connect: users.map((u) => u.backAt - upAt).filter(Number.isFinite) }, notes };
   } finally {
