@@ -265,7 +265,9 @@ export async function storm(
     const metrics: Metrics = {
       restartMs: upAt - t0,
       backMs: allBack ? lastBack - t0 : NaN,
-      backAfterRestartMs: allBack ? lastBack - upAt : NaN,
+      // wrangler's /health answers late under load: the first user can be back well before it.
+      firstBackMs: opens.length ? Math.min(...opens) - t0 : NaN,
+      backSpreadMs: allBack && opens.length ? lastBack - Math.min(...opens) : NaN,
       backP50Ms: back.p50,
       caughtUpMs: allBack && caught.every(Number.isFinite) ? Math.max(...caught) - t0 : NaN,
       peakConnectsPerSec: peakRate(opens),
