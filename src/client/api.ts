@@ -6,17 +6,17 @@
  * relies on), and the conversation routes (PROTOCOL.md, Conversations and
  * history). The group routes are in groups.ts.
  */
-import type { GroupEventFrame, NoticeFrame, UserMsgFrame } from "../protocol/frames.ts";
+import type { GroupEventFrame, MessageNow, NoticeFrame } from "../protocol/frames.ts";
 import type { Tokens } from "./tokens.ts";
 
-/** A frame of a conversation's history, as the socket delivered it (with its seq). */
-export type LoggedFrame = UserMsgFrame | NoticeFrame | GroupEventFrame;
+/** A frame of a conversation's history, as the socket delivered it (with its seq); a message as it is now (edited, deleted, reactions). */
+export type LoggedFrame = MessageNow | NoticeFrame | GroupEventFrame;
 
 /** Where the peer has got with one of the user's own direct messages: stored by the server, delivered to a device, read. */
 export type MessageStatus = "stored" | "delivered" | "read";
 
-/** A history frame; the user's own messages in a direct conversation carry their `status`. */
-export type HistoryFrame = (UserMsgFrame & { status?: MessageStatus }) | NoticeFrame | GroupEventFrame;
+/** A history frame; a message as it is now, and the user's own messages in a direct conversation carry their `status`. */
+export type HistoryFrame = (MessageNow & { status?: MessageStatus }) | NoticeFrame | GroupEventFrame;
 
 interface ConversationFields {
   /** The peer's identity (your own for notes to self), a group id, or `system`. */
@@ -148,6 +148,12 @@ export class Api {
   history(id: string, query: HistoryQuery): Promise<HistoryPage> {
     const path = `/v1/conversations/${encodeURIComponent(id)}/messages`;
     return this.call(path, { query: { before: query.before, limit: query.limit } }, isHistoryPage);
+  }
+
+  /** Delete for me: 204, also when it was already; 404 ApiError when the conversation has no such message. */
+  async hide(conversation: string, serverId: string): Promise<void> {
+    const path = `/v1/conversations/${encodeURIComponent(conversation)}/messages/${encodeURIComponent(serverId)}`;
+    await this.call(path, { method: "DELETE" }, (v): v is undefined => v === undefined);
   }
 
   /** Calls a /v1 route and returns its answer, once `valid` says it has the expected shape. */

@@ -10,11 +10,13 @@
  *   list + messages + reads ─▶ UnreadCounts ─▶ unread events for badges
  *   typing() / TYPING frames ─▶ TypingSender / TypingWatch ─▶ typing events (live only)
  *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
+ *   reply() / edit() / react() / deleteForEveryone() ─▶ Outbox (as send()); their frames ─▶ edit / delete / reaction events
  */
-import type { GroupRole, UserContent } from "../protocol/frames.ts";
+import type { GroupRole } from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
+  browserNetwork,
   Connection,
   DEFAULT_HEARTBEAT,
   type HeartbeatOptions,
@@ -28,6 +30,7 @@ import type { ClientEvents, ConnectionState, Refusal, ServerError } from "./even
 import type { FilePayload } from "./file.ts";
 import { type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
+import { changed, MessageActions, type SendOptions } from "./lifecycle.ts";
 import { Outbox, type Outgoing } from "./outbox.ts";
 import { PresenceWatch } from "./presence.ts";
 import { Receipts } from "./receipts.ts";
@@ -73,22 +76,16 @@ export interface ConnectOptions {
   since?: number;
 }
 
-export interface SendOptions {
-  content?: UserContent;
-  /** The client id; a fresh UUID by default. Sending an id that is still pending returns that send. */
-  id?: string;
-}
-
 /** The server's default MAX_MESSAGE_BYTES. */
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
-export class LunarLoomClient {
+export class LunarLoomClient extends MessageActions {
   private readonly events = new Emitter<ClientEvents>();
   private readonly outbox: Outbox;
   private readonly cursor: ResumeCursor;
   private readonly connection: Connection;
   private readonly refresher: TokenRefresher;
-  private readonly api: Api;
+  protected readonly api: Api;
   private readonly unreadCounts: UnreadCounts;
   private readonly groups: Groups;
   private readonly typingSender: TypingSender;
@@ -104,6 +101,7 @@ export class LunarLoomClient {
   private synced = false;
 
   constructor(options: ClientOptions) {
+    super();
     if (!options.url) throw new Error("LunarLoomClient: option 'url' is required");
     if (!options.token) throw new Error("LunarLoomClient: option 'token' is required");
     const WebSocketClass = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -204,10 +202,17 @@ export class LunarLoomClient {
       content: options.content ?? "TEXT_MESSAGE",
       message,
     };
+    if (options.replyTo !== undefined) frame.replyTo = options.replyTo;
+    return this.queue(frame);
+  }
+
+  protected queue(frame: OutgoingUserMsg): Outgoing {
+    const { to } = frame;
     const { outgoing, text } = this.outbox.add(frame);
     // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
     if (text !== null && this.currentState.status === "open" && !this.resend.waiting) this.connection.send(text);
-    this.typingSender.stop(to);
+    // A message ends the user's typing there; an edit or a reaction says nothing about it.
+    if (frame.ref === undefined) this.typingSender.stop(to);
     return outgoing;
   }
 
@@ -369,6 +374,12 @@ export class LunarLoomClient {
         if (!this.cursor.accept(frame.seq)) return;
         this.events.emit("notice", frame);
         return;
+      case "MESSAGE_EDIT":
+      case "MESSAGE_DELETE":
+      case "REACTION":
+      case "SETTINGS_CHANGED":
+        if (this.cursor.accept(frame.seq)) changed(frame, this.events, this.unreadCounts, this.me);
+        return;
       case "TOKEN_REFRESHED":
         this.refresher.refreshed(frame.id);
         return;
@@ -431,12 +442,4 @@ export class LunarLoomClient {
     if (refusal.clientId !== undefined) this.outbox.fail(refusal.clientId, refusal.code, refusal.reason, refusal.serverId);
     this.events.emit("refused", refusal);
   }
-}
-
-/** In a browser, `window` tells when the network comes and goes. */
-function browserNetwork(): NetworkSignal | null {
-  const g = globalThis as { navigator?: { onLine?: unknown }; addEventListener?: unknown };
-  return typeof g.navigator?.onLine === "boolean" && typeof g.addEventListener === "function"
-    ? (globalThis as unknown as NetworkSignal)
-    : null;
 }

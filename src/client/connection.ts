@@ -212,3 +212,11 @@ export class Connection {
 
   private readonly offline = (): void => this.abandon("browser is offline");
 }
+
+/** In a browser, `window` tells when the network comes and goes. */
+export function browserNetwork(): NetworkSignal | null {
+  const g = globalThis as { navigator?: { onLine?: unknown }; addEventListener?: unknown };
+  return typeof g.navigator?.onLine === "boolean" && typeof g.addEventListener === "function"
+    ? (globalThis as unknown as NetworkSignal)
+    : null;
+}

@@ -1,5 +1,16 @@
 /** What a LunarLoomClient tells the app: its connection's state, and the events it emits. */
-import type { ErrorCode, ErrorFrame, GroupEventFrame, NoticeFrame, ReceiptFrame, UserMsgFrame } from "../protocol/frames.ts";
+import type {
+  DeleteFrame,
+  EditFrame,
+  ErrorCode,
+  ErrorFrame,
+  GroupEventFrame,
+  NoticeFrame,
+  ReactionFrame,
+  ReceiptFrame,
+  SettingsChangedFrame,
+  UserMsgFrame,
+} from "../protocol/frames.ts";
 import type { Ack } from "./outbox.ts";
 import type { PresenceChange } from "./presence.ts";
 import type { TypingChange } from "./typing.ts";
@@ -36,6 +47,14 @@ export interface ClientEvents {
    * resume replays them; match those to sends with `ack`'s serverId).
    */
   message: UserMsgFrame;
+  /** A message (`ref`) was edited: `message` is its new payload. Once per edit, like a message; the user's own from other devices too. */
+  edit: EditFrame;
+  /** A message (`ref`) was deleted for everyone: show it as deleted, and forget its payload. */
+  delete: DeleteFrame;
+  /** A reaction (`message.key`) was put on a message (`ref`) by `from`, or taken back (`message.on` false). */
+  reaction: ReactionFrame;
+  /** The user changed their own settings, on this device or another (e.g. `{hidden: {conversation, message}}`: deleted for me). */
+  settings: SettingsChangedFrame;
   /** A message sent through this client is durably stored; fires once per client id. */
   ack: Ack;
   /**

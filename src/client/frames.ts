@@ -7,13 +7,21 @@ import { isGroupId, type ReceiptContent, type ServerFrame, type UserContent } fr
 
 const GROUP_EVENTS: ReadonlySet<unknown> = new Set(["created", "member_added", "member_removed", "member_left", "role_changed", "renamed"]);
 
-/** A USER_MSG as a client sends it (PROTOCOL.md, Sending a message). `from` is never sent: the server sets it. */
+/**
+ * A USER_MSG as a client sends it (PROTOCOL.md, Sending a message; Replies,
+ * edits, deletes and reactions). `from` is never sent: the server sets it.
+ * A MESSAGE_DELETE has no `message`.
+ */
 export interface OutgoingUserMsg {
   id: string;
   to: string;
   type: "USER_MSG";
   content: UserContent;
-  message: unknown;
+  message?: unknown;
+  /** A reply: the server id of the message it answers. */
+  replyTo?: string;
+  /** An edit, delete or reaction: the server id of the message it changes. */
+  ref?: string;
 }
 
 /** A delivery or read receipt as a client sends it (PROTOCOL.md, Receipts). */
@@ -71,7 +79,22 @@ export function parseServerFrame(text: string): ServerFrame | null {
     switch (`${v.type}/${v.content}`) {
       case "USER_MSG/TEXT_MESSAGE":
       case "USER_MSG/FILE_MESSAGE":
-        return isString(v.from) && isString(v.to) && isSeq(v.seq) && "message" in v;
+        return isString(v.from) && isString(v.to) && isSeq(v.seq) && "message" in v && (v.replyTo === undefined || isString(v.replyTo));
+      case "USER_MSG/MESSAGE_EDIT":
+      case "USER_MSG/MESSAGE_DELETE":
+        return isString(v.from) && isString(v.to) && isSeq(v.seq) && isString(v.ref);
+      case "USER_MSG/REACTION":
+        return (
+          isString(v.from) &&
+          isString(v.to) &&
+          isSeq(v.seq) &&
+          isString(v.ref) &&
+          isObject(v.message) &&
+          isString(v.message.key) &&
+          typeof v.message.on === "boolean"
+        );
+      case "SYSTEM_MSG/SETTINGS_CHANGED":
+        return isObject(v.message) && isSeq(v.seq);
       case "ACK_MSG/MESSAGE_RECEIVED":
         return isString(v.message);
       case "ACK_MSG/MESSAGE_DELIVERED":

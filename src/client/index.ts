@@ -4,16 +4,26 @@
  */
 
 export type {
+  ChangeFrame,
+  DeleteFrame,
+  EditFrame,
   ErrorCode,
   GroupEvent,
   GroupEventFrame,
   GroupEventName,
   GroupRole,
+  MessageContent,
+  MessageNow,
   NoticeFrame,
   PresenceFrame,
   PresenceStatus,
+  Reaction,
+  ReactionCount,
+  ReactionFrame,
   ReceiptContent,
   ReceiptFrame,
+  SettingsChange,
+  SettingsChangedFrame,
   TypingFrame,
   UserContent,
   UserMsgFrame,
@@ -34,7 +44,7 @@ export {
   type SystemConversation,
 } from "./api.ts";
 export type { BackoffOptions } from "./backoff.ts";
-export { type ClientOptions, type ConnectOptions, LunarLoomClient, type SendOptions } from "./client.ts";
+export { type ClientOptions, type ConnectOptions, LunarLoomClient } from "./client.ts";
 export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor, WebSocketLike } from "./connection.ts";
 export type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
@@ -46,6 +56,7 @@ export {
   type OutgoingUserMsg,
 } from "./frames.ts";
 export type { Group, GroupMember, NewGroup } from "./groups.ts";
+export type { ChangeOptions, SendOptions } from "./lifecycle.ts";
 export { type Ack, type Outgoing, SendError } from "./outbox.ts";
 export { MAX_WATCHED, type PresenceChange } from "./presence.ts";
 export type { TypingChange } from "./typing.ts";

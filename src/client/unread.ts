@@ -167,6 +167,26 @@ export class UnreadCounts {
     this.report([m.conversation]);
   }
 
+  /** An incoming message was deleted (for everyone, or for the user): it no longer counts as unread. */
+  gone(serverId: string): void {
+    if (this.first === null) return;
+    const m = this.messages.get(serverId);
+    const e = m && this.entries.get(m.conversation);
+    if (m === undefined || e === undefined) {
+      this.schedule();
+      return;
+    }
+    if (m.from === this.hooks.me() || m.seq <= e.readUpTo) return;
+    const at = e.fresh.indexOf(m.seq);
+    if (at >= 0) {
+      e.fresh.splice(at, 1);
+      this.report([m.conversation]);
+    } else if (m.seq <= e.floor) {
+      // Counted in the server's `base`: the server recounts.
+      this.schedule();
+    }
+  }
+
   /** The client closed: no more refetches, and one in flight changes nothing. */
   stop(): void {
     this.generation++;

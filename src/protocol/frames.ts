@@ -28,25 +28,48 @@ export const SYSTEM = "system";
 
 // ---- server → client frames ----------------------------------------------
 
-/**
- * A message, or a change to one, as every socket of the recipient (and the
- * sender's others) sees it. A MESSAGE_DELETE has no `message`; a message
- * erased by one has `message: null`.
- */
-export interface UserMsgFrame {
+interface UserMsgBase {
   id: string;
   from: string;
   to: string;
   type: "USER_MSG";
   time: string;
-  content: UserContent;
-  /** A message that answers an earlier one: its server id. */
-  replyTo?: string;
-  /** An edit, delete or reaction: the server id of the message it changes. */
-  ref?: string;
-  message?: unknown;
   seq: number;
 }
+
+/**
+ * A message as every socket of the recipient (and the sender's others) sees
+ * it. One deleted for everyone has `message: null`.
+ */
+export interface UserMsgFrame extends UserMsgBase {
+  content: MessageContent;
+  message: unknown;
+  /** A reply: the server id of the message it answers. */
+  replyTo?: string;
+}
+
+/** An edit of the message `ref`: its new payload. */
+export interface EditFrame extends UserMsgBase {
+  content: "MESSAGE_EDIT";
+  ref: string;
+  /** null once the message was deleted for everyone. */
+  message: unknown;
+}
+
+/** The message `ref` was deleted for everyone. */
+export interface DeleteFrame extends UserMsgBase {
+  content: "MESSAGE_DELETE";
+  ref: string;
+}
+
+/** `from` put a reaction on the message `ref`, or took it back. */
+export interface ReactionFrame extends UserMsgBase {
+  content: "REACTION";
+  ref: string;
+  message: Reaction;
+}
+
+export type ChangeFrame = EditFrame | DeleteFrame | ReactionFrame;
 
 /** A REACTION's payload. */
 export interface Reaction {
@@ -54,12 +77,21 @@ export interface Reaction {
   on: boolean;
 }
 
-/** A message as history shows it: as it is now (PROTOCOL.md, history shows each message once). */
-export interface HistoryMessage extends UserMsgFrame {
+/** One key's reactions on a message, as history shows them: how many, and whether the user's own is among them. */
+export interface ReactionCount {
+  key: string;
+  count: number;
+  me: boolean;
+}
+
+/** A message as history and the list's `last` show it: as it is now (PROTOCOL.md, Replies, edits, deletes and reactions). */
+export interface MessageNow extends UserMsgFrame {
+  /** When it was last edited; `message` is then the latest payload. */
   edited?: string;
+  /** When it was deleted for everyone; `message` is then null. */
   deleted?: string;
-  reactions?: { key: string; count: number; me: boolean }[];
-  status?: "stored" | "delivered" | "read";
+  /** In order of first use; absent when there are none. */
+  reactions?: ReactionCount[];
 }
 
 /** The server's answer to a USER_MSG: `id` is the client's id, `message` the server's. */
@@ -115,7 +147,7 @@ export interface SettingsChangedFrame {
 
 export type SettingsChange =
   | { block: { user: string; on: boolean } }
-  | ({ conversation: string } & Record<string, unknown>)
+  | { conversation: string; mutedUntil?: string | null; pinned?: boolean; archived?: boolean }
   | { hidden: { conversation: string; message: string } };
 
 export interface ConnectionIdFrame {
@@ -203,6 +235,9 @@ export interface PresenceFrame {
 
 export type ServerFrame =
   | UserMsgFrame
+  | EditFrame
+  | DeleteFrame
+  | ReactionFrame
   | ReceivedAckFrame
   | ReceiptFrame
   | TokenRefreshedFrame
