@@ -74,7 +74,7 @@ export abstract class MessageActions {
     return this.api.hide(conversation, serverId);
   }
 
-  private change(to: string, content: ChangeContent, ref: string, message: unknown, id = crypto.randomUUID()): Outgoing {
+  private change(to: string, content: ChangeContent, ref: string, message: unknown, id: string = crypto.randomUUID()): Outgoing {
     return this.queue({ id, to, type: "USER_MSG", content, ref, ...(message === undefined ? {} : { message }) });
   }
 }
