@@ -29,6 +29,8 @@ export interface OptionalSettings {
   WEBHOOK_SECRET?: string;
   /** "on" puts the message's payload in message.offline events (off: payloads may be end-to-end encrypted). */
   WEBHOOK_INCLUDE_MESSAGE?: string;
+  /** "off" turns the interactive API reference at /v1/docs off (404); on when unset. */
+  API_DOCS?: string;
 }
 
 /** wrangler.toml's [vars], as Env has them, each possibly missing. */
@@ -55,6 +57,8 @@ export interface Config {
   editWindowMs: number;
   /** Webhooks are produced only with both WEBHOOK_URL and WEBHOOK_SECRET. */
   webhooks: { includeMessage: boolean } | null;
+  /** Whether /v1/docs serves the API reference (API_DOCS). */
+  apiDocs: boolean;
 }
 
 /** How tokens are checked. With no secret and no JWKS URL, nobody gets in. */
@@ -146,6 +150,14 @@ function readWebhooks(env: Vars): Config["webhooks"] {
   return { includeMessage: env.WEBHOOK_INCLUDE_MESSAGE === "on" };
 }
 
+/** "on" or "off" (or unset: the default); anything else is a typo that must not silently pick one. */
+function onOff(env: Vars, name: keyof Vars, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw !== "on" && raw !== "off") throw new Error(`${name} must be "on" or "off", got ${JSON.stringify(raw)}`);
+  return raw === "on";
+}
+
 const cache = new WeakMap<Vars, Config>();
 
 export function readConfig(env: Vars): Config {
@@ -165,6 +177,7 @@ export function readConfig(env: Vars): Config {
     maxGroupMembers: positiveNumber(env, "MAX_GROUP_MEMBERS", 256),
     editWindowMs: limitOrForever(env, "EDIT_WINDOW_SECONDS", Number.POSITIVE_INFINITY) * 1000,
     webhooks: readWebhooks(env),
+    apiDocs: onOff(env, "API_DOCS", true),
   };
   cache.set(env, config);
   return config;

@@ -14,6 +14,7 @@ import { errorMessage, logEvent } from "../logging.ts";
 import { admin, apiKeyAuth } from "./admin.ts";
 import { userAuth } from "./auth.ts";
 import { conversations } from "./conversations.ts";
+import { docs } from "./docs.ts";
 import { httpError } from "./errors.ts";
 import { groups } from "./groups.ts";
 import { router } from "./router.ts";
@@ -49,6 +50,7 @@ app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);
 app.route("/v1/admin", admin);
+app.route("/v1/docs", docs);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "userToken", {
   type: "http",
