@@ -1,3 +1,5 @@
+import type { ConnectionLimits } from "./protocol/frames.ts";
+
 /**
  * The settings wrangler.toml leaves unset: secrets, and vars that are off until
  * set. `wrangler types` writes the Env type from wrangler.toml's bindings and
@@ -79,6 +81,11 @@ export interface AuthConfig {
  */
 const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
 const MAX_CLOCK_TOLERANCE_SECONDS = 300;
+
+/** The limits CONNECTION_ID tells a client to pace itself by (PROTOCOL.md, Connecting). */
+export function connectionLimits(config: Config): ConnectionLimits {
+  return { maxMessageBytes: config.maxMessageBytes, ratePerSecond: config.rateLimitPerSecond, rateBurst: config.rateLimitBurst };
+}
 
 /** The protocol's fixed limits (PROTOCOL.md, Errors). */
 export const MAX_ID_LENGTH = 128;

@@ -3,6 +3,7 @@
  * lose or double messages across drops, reconnects, lost acks and offline periods.
  *
  *   send() ─▶ Outbox ─▶ written on every (re)connect until MESSAGE_RECEIVED ─▶ acked resolves
+ *   every frame ─▶ Pacer (the server's announced rate) ─▶ socket; a refusal ─▶ resend from it, in order
  *   socket ─▶ ResumeCursor (skip what was seen) ─▶ message / receipt / groupEvent events
  *   reconnect ─▶ /ws?since=<last seq> ─▶ the server replays what this client missed
  *   conversations() / history() ─▶ GET /v1/… with the same token provider ─▶ pages
@@ -12,7 +13,7 @@
  *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
  *   reply() / edit() / react() / deleteForEveryone() ─▶ Outbox (as send()); their frames ─▶ edit / delete / reaction events
  */
-import type { GroupRole } from "../protocol/frames.ts";
+import type { ConnectionIdFrame, GroupRole } from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
 import {
@@ -32,6 +33,7 @@ import { type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
 import { changed, MessageActions, type SendOptions } from "./lifecycle.ts";
 import { Outbox, type Outgoing } from "./outbox.ts";
+import { Pacer } from "./pacer.ts";
 import { PresenceWatch } from "./presence.ts";
 import { Receipts } from "./receipts.ts";
 import { TokenRefresher } from "./refresh.ts";
@@ -76,6 +78,9 @@ export interface ConnectOptions {
   since?: number;
 }
 
+/** CONNECTION_ID's body; `limits` is absent from a server before v3. */
+type Hello = Omit<ConnectionIdFrame["message"], "limits"> & Partial<Pick<ConnectionIdFrame["message"], "limits">>;
+
 /** The server's default MAX_MESSAGE_BYTES. */
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
@@ -95,6 +100,7 @@ export class LunarLoomClient extends MessageActions {
   private readonly backoff: BackoffOptions;
   private readonly receipts: Receipts;
   private readonly resend: Resend;
+  private readonly pacer: Pacer;
   private currentState: ConnectionState = { status: "idle" };
   /** The user, as CONNECTION_ID named them: who "incoming" is relative to. */
   private me: string | null = null;
@@ -120,17 +126,19 @@ export class LunarLoomClient extends MessageActions {
       changed: (change) => this.events.emit("unread", change),
     });
     this.groups = new Groups(this.api);
-    const sendNow = (text: string) => this.currentState.status === "open" && this.connection.send(text);
-    this.typingSender = new TypingSender(sendNow);
+    this.pacer = new Pacer(
+      (text) => this.connection.send(text),
+      () => (this.resend.waiting ? null : this.outbox.next()),
+    );
+    const sendNow = (text: string) => this.pacer.send(text);
+    this.typingSender = new TypingSender((text) => this.pacer.send(text, true));
     this.typingWatch = new TypingWatch(
       () => this.me,
       (change) => this.events.emit("typing", change),
     );
     this.presence = new PresenceWatch(sendNow, (change) => this.events.emit("presence", change));
     this.receipts = new Receipts(sendNow);
-    this.resend = new Resend(this.backoff, () => {
-      for (const text of this.outbox.texts()) sendNow(text);
-    });
+    this.resend = new Resend(this.backoff, () => this.pacer.pump());
     this.refresher = new TokenRefresher(tokens.forSocket, sendNow);
     this.connection = new Connection(
       {
@@ -148,6 +156,7 @@ export class LunarLoomClient extends MessageActions {
         pong: () => this.onPong(),
         down: (attempt, retryInMs, reason) => {
           this.refresher.stop();
+          this.pacer.closed();
           this.setState({ status: "offline", attempt, retryInMs, reason });
         },
       },
@@ -185,6 +194,7 @@ export class LunarLoomClient extends MessageActions {
     this.unreadCounts.stop();
     this.refresher.stop();
     this.connection.stop();
+    this.pacer.closed();
     this.resend.stop();
     this.setState({ status: "closed" });
   }
@@ -192,7 +202,8 @@ export class LunarLoomClient extends MessageActions {
   /**
    * Sends a message to a user or a group (`to` = the group's id); it goes out
    * now if connected, otherwise on the next connection, and is resent on every
-   * connection until the server acks it. Ends the user's typing in that conversation.
+   * connection until the server acks it, paced by the server's rate and in
+   * the order sent. Ends the user's typing in that conversation.
    */
   send(to: string, message: unknown, options: SendOptions = {}): Outgoing {
     const frame: OutgoingUserMsg = {
@@ -209,8 +220,7 @@ export class LunarLoomClient extends MessageActions {
   protected queue(frame: OutgoingUserMsg): Outgoing {
     const { to } = frame;
     const { outgoing, text } = this.outbox.add(frame);
-    // While a rate-limit resend is scheduled, a new frame would only be refused too; the resend carries it.
-    if (text !== null && this.currentState.status === "open" && !this.resend.waiting) this.connection.send(text);
+    if (text !== null) this.pacer.pump();
     // A message ends the user's typing there; an edit or a reaction says nothing about it.
     if (frame.ref === undefined) this.typingSender.stop(to);
     return outgoing;
@@ -296,7 +306,8 @@ export class LunarLoomClient extends MessageActions {
    * or a send to `to` stops it with one `false`, and leaving the group (or
    * being removed) stops it without one. Call it on every keystroke:
    * only the first `true` of a spell goes out at once. Never queued: while
-   * offline nothing is sent.
+   * offline, or with the send rate used up, nothing is sent (the repeat or
+   * the message says it later).
    */
   typing(to: string, typing: boolean): void {
     if (typing) this.typingSender.start(to);
@@ -352,6 +363,8 @@ export class LunarLoomClient extends MessageActions {
         if (ack) {
           this.resend.progressed();
           this.events.emit("ack", ack);
+          // An ack of a message that was to be refused (after INTERNAL, which holds nothing back) can free the rest.
+          this.pacer.pump();
         }
         return;
       }
@@ -397,15 +410,20 @@ export class LunarLoomClient extends MessageActions {
     }
   }
 
-  private onHello(hello: { connectionId: string; user: string; seq: number }): void {
+  private onHello(hello: Hello): void {
     this.cursor.hello(hello.seq);
     this.me = hello.user;
     this.synced = false;
+    // A server older than v3 announces no limits.
+    if (hello.limits) this.outbox.limit(hello.limits.maxMessageBytes);
+    this.outbox.opened();
+    this.resend.stop();
+    this.pacer.opened(hello.limits);
     this.setState({ status: "open", user: hello.user, connectionId: hello.connectionId });
-    // Pipelined in send order; the server acks in that order and dedupes what it already has.
-    for (const text of this.outbox.texts()) this.connection.send(text);
-    this.receipts.opened();
     this.presence.opened();
+    this.receipts.opened();
+    // Pipelined in send order; the server acks in that order and dedupes what it already has.
+    this.pacer.pump();
   }
 
   private onPong(): void {
@@ -423,12 +441,14 @@ export class LunarLoomClient extends MessageActions {
       this.onRefused({ clientId: error.ref, serverId: error.id, code: error.code, reason: error.reason });
       return;
     }
+    if (error.code === "RATE_LIMITED") this.pacer.refused();
     // Typing is never resent, so not even a transient refusal of it concerns the outbox.
     if (error.ref !== undefined && this.typingSender.refused(error.ref)) return;
     if (isTransient(error.code)) {
-      // A transient refusal says nothing final about any pending message:
-      // resend them all after a backoff; the server dedupes those it has.
-      if (this.outbox.size > 0) this.resend.schedule();
+      // Written again from the refused message, once the refusals of those written after it are in.
+      if (error.ref !== undefined && this.outbox.refused(error.ref) === "first")
+        this.resend.schedule(this.pacer.paced ? 0 : this.backoff.baseMs);
+      this.pacer.pump();
     } else if (error.ref !== undefined) {
       this.outbox.fail(error.ref, error.code, error.reason);
     }

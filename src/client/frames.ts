@@ -61,6 +61,9 @@ type Fields = Record<string, unknown>;
 const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === "string";
 const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const isPositive = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
+const isLimits = (v: unknown): boolean =>
+  isObject(v) && isPositive(v.maxMessageBytes) && isPositive(v.ratePerSecond) && isPositive(v.rateBurst);
 
 /**
  * Parses one text frame from the server. Returns null for anything this
@@ -103,7 +106,13 @@ export function parseServerFrame(text: string): ServerFrame | null {
       case "ACK_MSG/TOKEN_REFRESHED":
         return isObject(v.message);
       case "SYSTEM_MSG/CONNECTION_ID":
-        return isObject(v.message) && isString(v.message.user) && Number.isSafeInteger(v.message.seq);
+        // `limits` is v3; a server before it sends none, and the client then does not pace.
+        return (
+          isObject(v.message) &&
+          isString(v.message.user) &&
+          Number.isSafeInteger(v.message.seq) &&
+          (v.message.limits === undefined || isLimits(v.message.limits))
+        );
       case "SYSTEM_MSG/ERROR":
         // A late group refusal is logged, so it carries a seq.
         return isObject(v.message) && isString(v.message.code) && (v.seq === undefined || isSeq(v.seq));

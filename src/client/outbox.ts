@@ -3,6 +3,12 @@
  * client id and its exact frame text, so every resend is the same frame and
  * the server's dedupe by client id turns any number of resends into one
  * message (PROTOCOL.md, Idempotent resend).
+ *
+ * Messages are written in the order sent, and after a refusal written again
+ * from the refused one, in order, once the refusals of those written after
+ * it have come back: the server holds every later message on the socket
+ * back until the refused one comes again (PROTOCOL.md, Order under refusal),
+ * so the stored order is the order sent, and each refusal costs one resend.
  */
 import type { ErrorCode, UserContent } from "../protocol/frames.ts";
 import type { OutgoingUserMsg } from "./frames.ts";
@@ -40,9 +46,17 @@ export class SendError extends Error {
   }
 }
 
+/**
+ * `waiting`: to be written on the current socket. `written`: on it, answer
+ * pending. `held`: written after a message that was refused, so its own
+ * refusal is on its way; written again once that has come.
+ */
+type State = "waiting" | "written" | "held";
+
 interface Entry {
   outgoing: Outgoing;
   text: string;
+  state: State;
   resolve(ack: Ack): void;
   reject(err: SendError): void;
 }
@@ -61,7 +75,9 @@ export class Outbox {
   private readonly serverIds = new Map<string, string>();
 
   /** The server's frame limit: a bigger frame is refused here, before it can sit in the outbox forever. */
-  private readonly maxMessageBytes: number;
+  private maxMessageBytes: number;
+  /** Entries in state `held`: while any is, nothing is written (it would overtake them). */
+  private held = 0;
 
   constructor(maxMessageBytes: number) {
     this.maxMessageBytes = maxMessageBytes;
@@ -85,12 +101,56 @@ export class Outbox {
       reject(new SendError("TOO_LARGE", `frame is ${bytes} bytes, the limit is ${this.maxMessageBytes}`, frame.id));
       return { outgoing, text: null };
     }
-    this.entries.set(frame.id, { outgoing, text, resolve, reject });
+    this.entries.set(frame.id, { outgoing, text, state: "waiting", resolve, reject });
     return { outgoing, text };
   }
-  /** Frame texts of every unacknowledged message, oldest first. */
-  texts(): string[] {
-    return [...this.entries.values()].map((e) => e.text);
+
+  /** The server announced its frame limit (CONNECTION_ID): later messages are checked against it. */
+  limit(maxMessageBytes: number): void {
+    this.maxMessageBytes = maxMessageBytes;
+  }
+
+  /** A new socket: every pending message is written on it again, in order. */
+  opened(): void {
+    for (const entry of this.entries.values()) entry.state = "waiting";
+    this.held = 0;
+  }
+
+  /**
+   * The next message to write, now counted as written; null if none waits,
+   * or refusals of messages already written are still to come.
+   */
+  next(): string | null {
+    if (this.held > 0) return null;
+    for (const entry of this.entries.values()) {
+      if (entry.state !== "waiting") continue;
+      entry.state = "written";
+      return entry.text;
+    }
+    return null;
+  }
+
+  /**
+   * The server refused a pending message for now (RATE_LIMITED, INTERNAL):
+   * it waits to be written again, and so does every message written after
+   * it, whose refusal follows. Returns `first` for the refusal that starts a
+   * resend, `held` for a refusal that was expected, and null if `clientId`
+   * is no pending message (the refusal was for another frame).
+   */
+  refused(clientId: string): "first" | "held" | null {
+    const entry = this.entries.get(clientId);
+    if (!entry || entry.state === "waiting") return null;
+    if (entry.state === "held") {
+      this.setState(entry, "waiting");
+      return "held";
+    }
+    let after = false;
+    for (const e of this.entries.values()) {
+      if (e === entry) after = true;
+      else if (after && e.state === "written") this.setState(e, "held");
+    }
+    entry.state = "waiting";
+    return "first";
   }
 
   get size(): number {
@@ -103,7 +163,7 @@ export class Outbox {
     if (this.serverIds.size > SERVER_IDS_KEPT) this.serverIds.delete(this.serverIds.keys().next().value!);
     const entry = this.entries.get(ack.clientId);
     if (!entry) return null;
-    this.entries.delete(ack.clientId);
+    this.remove(entry);
     entry.resolve(ack);
     return ack;
   }
@@ -112,12 +172,23 @@ export class Outbox {
   fail(clientId: string, code: ErrorCode, reason: string, serverId?: string): boolean {
     const entry = this.entries.get(clientId);
     if (!entry) return false;
-    this.entries.delete(clientId);
+    this.remove(entry);
     entry.reject(new SendError(code, reason, clientId, serverId));
     return true;
   }
 
   serverId(clientId: string): string | undefined {
     return this.serverIds.get(clientId);
+  }
+
+  private remove(entry: Entry): void {
+    this.setState(entry, "waiting");
+    this.entries.delete(entry.outgoing.id);
+  }
+
+  private setState(entry: Entry, state: State): void {
+    if (entry.state === "held") this.held--;
+    if (state === "held") this.held++;
+    entry.state = state;
   }
 }

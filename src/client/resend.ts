@@ -1,7 +1,9 @@
 /**
- * After a transient refusal (RATE_LIMITED, INTERNAL) the pending messages
- * are resent together after a backoff, not one by one: the server's bucket
- * refills at its own pace, and it dedupes what it already has.
+ * After a transient refusal (RATE_LIMITED, INTERNAL) the outbox writes
+ * again from the refused message. The first refusal costs no more than the
+ * pacer's wait for a token; refusals that keep coming with no ack between
+ * them (another tab emptying the shared bucket, a server in trouble) wait
+ * longer each time, with jitter.
  */
 import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 
@@ -17,30 +19,31 @@ export class Resend {
   private attempt = 0;
 
   private readonly backoff: BackoffOptions;
-  /** Writes every pending message to the socket, if one is open. */
-  private readonly resendAll: () => void;
+  /** Lets the outbox write again. */
+  private readonly resume: () => void;
 
-  constructor(backoff: BackoffOptions, resendAll: () => void) {
+  constructor(backoff: BackoffOptions, resume: () => void) {
     this.backoff = backoff;
-    this.resendAll = resendAll;
+    this.resume = resume;
   }
 
-  /** A resend is scheduled: a new message now would only be refused too; the resend carries it. */
+  /** Waiting before writing messages again. */
   get waiting(): boolean {
     return this.timer !== undefined;
   }
 
-  schedule(): void {
+  /** A message was refused; `minMs` is the least wait (a server that announced no rate is not paced, so it waits the base backoff). */
+  schedule(minMs: number): void {
     if (this.timer !== undefined) return;
-    // At least baseMs: an instant resend would only be refused again.
-    const delay = Math.max(this.backoff.baseMs, backoffDelay(this.attempt++, this.backoff));
+    const attempt = this.attempt++;
+    const delay = Math.max(minMs, attempt === 0 ? 0 : backoffDelay(attempt - 1, this.backoff));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.resendAll();
+      this.resume();
     }, delay);
   }
 
-  /** An ack came: the server takes messages again, so the next backoff starts small. */
+  /** An ack came: the server takes messages again, so the next refusal starts from scratch. */
   progressed(): void {
     this.attempt = 0;
   }

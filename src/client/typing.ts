@@ -29,7 +29,7 @@ export class TypingSender {
    * that an ERROR's `ref` names the spell (a group one is not a member of).
    */
   private readonly active = new Map<string, { id: string; timer: Timer }>();
-  /** Writes a frame if a socket is open; a frame with none is simply not sent (it is ephemeral). */
+  /** Writes a frame if a socket is open and the send rate allows it now; otherwise it is simply not sent (it is ephemeral). */
   private readonly write: (text: string) => boolean;
 
   constructor(write: (text: string) => boolean) {

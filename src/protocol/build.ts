@@ -5,6 +5,7 @@
  */
 import type {
   ConnectionIdFrame,
+  ConnectionLimits,
   ErrorCode,
   ErrorFrame,
   GroupEvent,
@@ -116,7 +117,7 @@ export function receivedAck(clientId: string, from: string, time: string, server
   return str(frame);
 }
 
-export function connectionIdFrame(user: string, connectionId: string, seq: number, now: number): string {
+export function connectionIdFrame(user: string, connectionId: string, seq: number, limits: ConnectionLimits, now: number): string {
   const frame: ConnectionIdFrame = {
     id: crypto.randomUUID(),
     from: "system",
@@ -124,7 +125,7 @@ export function connectionIdFrame(user: string, connectionId: string, seq: numbe
     type: "SYSTEM_MSG",
     time: isoSecond(now),
     content: "CONNECTION_ID",
-    message: { connectionId, user, seq },
+    message: { connectionId, user, seq, limits },
   };
   return str(frame);
 }

@@ -157,7 +157,14 @@ export interface ConnectionIdFrame {
   type: "SYSTEM_MSG";
   time: string;
   content: "CONNECTION_ID";
-  message: { connectionId: string; user: string; seq: number };
+  message: { connectionId: string; user: string; seq: number; limits: ConnectionLimits };
+}
+
+/** What a client should pace itself by (v3): the server's frame size and per-user send rate. */
+export interface ConnectionLimits {
+  maxMessageBytes: number;
+  ratePerSecond: number;
+  rateBurst: number;
 }
 
 export interface ErrorFrame {

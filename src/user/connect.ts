@@ -3,6 +3,7 @@
  * the user's sockets, then send CONNECTION_ID and the backlog (the replay
  * after `since`, or the offline queue) before any live frame.
  */
+import { connectionLimits } from "../config.ts";
 import { httpError } from "../http/errors.ts";
 import { connectionIdFrame, isoSecond, withSeq } from "../protocol/build.ts";
 import { suspendedUntil } from "./admin.ts";
@@ -32,7 +33,7 @@ export function connect(u: User, request: Request): Response {
 
   // Synchronous from here to the return: no delivery can interleave, so the
   // replay has no gap and no duplicate with the live frames that follow it.
-  server.send(connectionIdFrame(user, attachment.connectionId, u.log.latestSeq(), now));
+  server.send(connectionIdFrame(user, attachment.connectionId, u.log.latestSeq(), connectionLimits(u.config), now));
   const backlog = since === null ? u.log.takeQueued() : u.log.replay(Number(since));
   for (const { seq, frame } of backlog) server.send(withSeq(frame, seq));
   return new Response(null, { status: 101, webSocket: client });

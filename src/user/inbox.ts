@@ -10,8 +10,10 @@
 import { MAX_ID_LENGTH, MAX_JSON_DEPTH } from "../config.ts";
 import { errorMessage, logEvent } from "../logging.ts";
 import { errorFrame, isoSecond, receivedAck } from "../protocol/build.ts";
+import type { ClientFrame } from "../protocol/frames.ts";
 import { frameRef, type Limits, ProtocolError, parseClientFrame } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
+import { Holdback } from "./holdback.ts";
 import { subscribe } from "./presence.ts";
 import type { RateLimiter } from "./rate.ts";
 import { receipt } from "./receipts.ts";
@@ -32,11 +34,13 @@ export class Inbox {
   private readonly limits: Limits;
 
   private readonly typing: Typing;
+  private readonly holdback: Holdback;
 
   constructor(
     private readonly u: User,
     private readonly rate: RateLimiter,
   ) {
+    this.holdback = new Holdback(u.sockets);
     this.typing = new Typing(u);
     this.limits = { maxMessageBytes: u.config.maxMessageBytes, maxIdLength: MAX_ID_LENGTH, maxDepth: MAX_JSON_DEPTH };
   }
@@ -60,6 +64,39 @@ export class Inbox {
     for (const recipient of recipients) this.u.ctx.waitUntil(this.u.outbox.flush(recipient, now));
   }
 
+  /**
+   * Parses a frame and lets it through the send rate and the hold-back after
+   * a rate refusal; throws the ProtocolError it is answered with. Even a bad
+   * frame takes a token (a flood of junk is limited like any other).
+   */
+  private admit(ws: WebSocket, data: string | ArrayBuffer, now: number): ClientFrame {
+    let frame: ClientFrame | undefined;
+    let bad: unknown;
+    try {
+      frame = parseClientFrame(data, this.limits);
+    } catch (err) {
+      bad = err;
+    }
+    const message = frame?.type === "USER_MSG" ? frame.id : undefined;
+    const held = this.holdback.heldFor(ws);
+    // Held back: no token taken and no strike counted, so a client's pipelined frames cannot add up to the abuse close.
+    if (held !== undefined && message !== undefined && message !== held) {
+      throw new ProtocolError("RATE_LIMITED", `held back after the refusal of '${held}'; resend from it, in order`, message);
+    }
+    if (!this.rate.take(ws, now)) {
+      if (message !== undefined) this.holdback.hold(ws, message);
+      const { rateLimitPerSecond, rateLimitBurst } = this.u.config;
+      throw new ProtocolError(
+        "RATE_LIMITED",
+        `over ${rateLimitPerSecond} frames per second (burst ${rateLimitBurst}); slow down and resend`,
+        frame?.id ?? frameRef(data, this.limits),
+      );
+    }
+    if (frame === undefined) throw bad;
+    if (held !== undefined && message === held) this.holdback.release(ws);
+    return frame;
+  }
+
   /** Handles one frame; returns the object that now has frames waiting in the outbox, if any. */
   private handleFrame(ws: WebSocket, data: string | ArrayBuffer, now: number): string | null {
     // Frames already waiting on a socket the server closed (abuse, expiry, too many) are not served;
@@ -70,15 +107,7 @@ export class Inbox {
     const { user, connectionId } = this.u.sockets.attachment(ws);
     let ref: string | undefined;
     try {
-      if (!this.rate.take(ws, now)) {
-        const { rateLimitPerSecond, rateLimitBurst } = this.u.config;
-        throw new ProtocolError(
-          "RATE_LIMITED",
-          `over ${rateLimitPerSecond} frames per second (burst ${rateLimitBurst}); slow down and resend`,
-          frameRef(data, this.limits),
-        );
-      }
-      const frame = parseClientFrame(data, this.limits);
+      const frame = this.admit(ws, data, now);
       ref = frame.id;
       switch (frame.type) {
         case "SYSTEM_MSG":

@@ -14,6 +14,8 @@ export interface Attachment {
   /** When this server stops accepting the socket's token (ms): its `exp` plus the leeway; null if it has none. */
   expiresAt: number | null;
   connectedAt: number;
+  /** Set while the socket's messages are held back after a rate refusal: the refused client id (see holdback.ts). */
+  heldFor?: string;
 }
 
 /** Application close codes (4000-4999 are free for applications). */

@@ -444,23 +444,6 @@ describe("LunarLoomClient", () => {
     }
   });
 
-  it("resends pending messages after RATE_LIMITED, on the same socket, with the same ids", () => {
-    const { client, seen } = makeClient();
-    client.connect();
-    const ws = FakeSocket.latest();
-    ws.accept();
-    const a = client.send("rick", "a");
-    const b = client.send("rick", "b");
-    ws.receive(ack(a.id, "s-a"));
-    ws.receive(error("RATE_LIMITED"));
-    // A new send waits for the scheduled resend instead of being refused too.
-    const c = client.send("rick", "c");
-    expect(ws.frames).toHaveLength(2);
-    vi.advanceTimersByTime(1000);
-    expect(ws.frames.map((f) => f.id)).toEqual([a.id, b.id, b.id, c.id]);
-    expect(seen.errors).toEqual(["RATE_LIMITED"]);
-  });
-
   it("lets go of a socket that does not answer its ping, and reconnects", () => {
     const { client, seen } = makeClient();
     client.connect();

@@ -62,8 +62,8 @@ export class FakeSocket {
     for (const h of this.handlers.get(type) ?? []) h(event);
   }
 
-  /** Upgrade done; the server's CONNECTION_ID follows. */
-  accept(seq = 0, user = "me"): void {
+  /** Upgrade done; the server's CONNECTION_ID follows (with `limits`, as a v3 server sends; without, as an older one). */
+  accept(seq = 0, user = "me", limits?: { maxMessageBytes: number; ratePerSecond: number; rateBurst: number }): void {
     this.fire("open");
     this.receive({
       id: "h",
@@ -72,7 +72,7 @@ export class FakeSocket {
       type: "SYSTEM_MSG",
       time: T,
       content: "CONNECTION_ID",
-      message: { connectionId: "c", user, seq },
+      message: limits ? { connectionId: "c", user, seq, limits } : { connectionId: "c", user, seq },
     });
   }
 

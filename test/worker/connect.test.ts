@@ -130,7 +130,7 @@ describe("identity and expiry come from the token only", () => {
 });
 
 describe("CONNECTION_ID", () => {
-  it("is the first frame, with the user, a connection id and seq 0 for a new user", async () => {
+  it("is the first frame, with the user, a connection id, seq 0 for a new user and the limits to pace by", async () => {
     const user = uniqueUser("hello");
     const { client, hello } = await Client.open(user);
     expect(hello).toEqual({
@@ -140,7 +140,13 @@ describe("CONNECTION_ID", () => {
       type: "SYSTEM_MSG",
       time: expect.stringMatching(TIME),
       content: "CONNECTION_ID",
-      message: { connectionId: expect.stringMatching(UUID), user, seq: 0 },
+      // The worker project's configured limits (test/vitest.config.ts); MAX_MESSAGE_BYTES is the default.
+      message: {
+        connectionId: expect.stringMatching(UUID),
+        user,
+        seq: 0,
+        limits: { maxMessageBytes: 65536, ratePerSecond: 100000, rateBurst: 100000 },
+      },
     });
     client.close();
   });

@@ -14,7 +14,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { tokenFrom, verifyToken } from "../../../src/auth/token.ts";
-import { readConfig, type Vars } from "../../../src/config.ts";
+import { connectionLimits, readConfig, type Vars } from "../../../src/config.ts";
 import { httpError } from "../../../src/http/errors.ts";
 import { connectionIdFrame, errorFrame, isoSecond, receivedAck, userMsgText, withSeq } from "../../../src/protocol/build.ts";
 import type { UserContent } from "../../../src/protocol/frames.ts";
@@ -87,7 +87,7 @@ export class FloorUser extends DurableObject<FloorEnv> {
     this.ctx.acceptWebSocket(server);
     const connectionId = crypto.randomUUID();
     server.serializeAttachment({ user, connectionId } satisfies Attachment);
-    server.send(connectionIdFrame(user, connectionId, this.seq, Date.now()));
+    server.send(connectionIdFrame(user, connectionId, this.seq, connectionLimits(readConfig(this.env)), Date.now()));
     for (const text of this.queue.splice(0)) server.send(text);
     return new Response(null, { status: 101, webSocket: client });
   }
