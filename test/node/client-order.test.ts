@@ -78,7 +78,10 @@ it("200 messages typed at 50/s against 20/s: stored and shown once each, in type
   // Alice's phone, typing in another chat: it spends the same per-user bucket, ~8 frames a second.
   const phone = new WebSocket(`${server.wsUrl}/ws?Authentication=${await devToken(alice)}`);
   await new Promise((r) => phone.addEventListener("open", r));
-  const typing = setInterval(() => phone.send(JSON.stringify({ id: crypto.randomUUID(), type: "EVENT_MSG", content: "TYPING", to: bob, message: true })), 125);
+  const typing = setInterval(
+    () => phone.send(JSON.stringify({ id: crypto.randomUUID(), type: "EVENT_MSG", content: "TYPING", to: bob, message: true })),
+    125,
+  );
 
   const typed = Array.from({ length: 200 }, (_, i) => `m${String(i).padStart(3, "0")}`);
   const started = Date.now();
