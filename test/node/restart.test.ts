@@ -331,7 +331,12 @@ async function burstAcrossRestart(opts: {
 
   // Resume: the full log again with the same seqs, then nothing after the last.
   const replay = await connect(bobName, 0);
-  expect(replay.hello.message).toEqual({ connectionId: expect.stringMatching(UUID), user: bobName, seq: log.at(-1)!.seq });
+  expect(replay.hello.message).toEqual({
+    connectionId: expect.stringMatching(UUID),
+    user: bobName,
+    seq: log.at(-1)!.seq,
+    limits: expect.any(Object),
+  });
   expect(await replay.take(log.length, 10_000)).toEqual(log);
   expect(await replay.drainUntilPong()).toEqual([]);
   const tail = await connect(bobName, log.at(-1)!.seq);
