@@ -24,11 +24,7 @@ describe("per-user send rate", () => {
     const limited = replies.filter((f) => f.content === "ERROR");
     expect(acked.length + limited.length).toBe(16);
     expect(acked.length).toBeGreaterThanOrEqual(10);
-    // Past the burst of 10, with room for a loaded machine's slow hand-over (5/s refill).
-    for (let i = 0; i < 16; i++) a.send({ id: `p${i}`, to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
-    const replies = await a.take(16);
-    const refused = replies.find((f) => f.content === "ERROR");
-    expect(refused?.message.code).toBe("RATE_LIMITED");
+    expect(limited.length).toBeGreaterThan(0);
     for (const e of limited) expect(e.message).toMatchObject({ code: "RATE_LIMITED", ref: expect.any(String) });
     // Everything acked was delivered.
     const got = await b.take(acked.length);
@@ -40,7 +36,8 @@ describe("per-user send rate", () => {
     // Past the burst of 10, with room for a loaded machine's slow hand-over (5/s refill).
     for (let i = 0; i < 16; i++) a.send({ id: `p${i}`, to: "x", type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
     const replies = await a.take(16);
-    expect(replies.some((f) => f.message.code === "RATE_LIMITED")).toBe(true);
+    const refused = replies.find((f) => f.content === "ERROR");
+    expect(refused?.message.code).toBe("RATE_LIMITED");
     await new Promise((r) => setTimeout(r, 450)); // 5/s: two tokens back
     // The refused message first (holdback.test.ts), then anything new.
     expect((await a.message("x", "resent", refused!.message.ref)).content).toBe("MESSAGE_RECEIVED");
