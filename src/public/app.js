@@ -1,34 +1,45 @@
 // The chat page. Plain JS on purpose: the hard parts (outbox, resume,
 // reconnect, unread counts, typing and presence timing) live in the client
 // library, bundled to ./client.js from src/client by `npm run build:page`;
-// the page keeps a view model (model.js) and draws it (view.js).
+// the page keeps a view model (model.js) and draws it (view.js for the open
+// conversation, bubble.js, sidebar.js, members.js), with the message box in
+// composer.js and read tracking in reading.js.
 //
 // What it shows comes from the server, not from local storage: the sidebar
 // from GET /v1/conversations, each conversation from its history pages, a
 // group's members from GET /v1/groups/<id> and then its events. The socket
 // resumes after the newest seq the page has seen (kept per user in
 // localStorage) or the list shows, so a reload replays only what is new.
-import { ApiError, conversationOf, filePayload, LunarLoomClient, MAX_FILE_BYTES, MAX_WATCHED } from "./client.js";
-import { Chats, isMessage } from "./model.js";
+import { tick } from "./bubble.js";
+import { ApiError, conversationOf, LunarLoomClient, MAX_WATCHED } from "./client.js";
+import { Composer } from "./composer.js";
+import { title } from "./format.js";
+import { showMembers } from "./members.js";
+import { Chats } from "./model.js";
+import { Reading } from "./reading.js";
+import { renderList as drawList } from "./sidebar.js";
 import * as view from "./view.js";
 
 const $ = (selector) => document.querySelector(selector);
 const STORED_USER = "lunarloom.user";
 const storedSeqKey = (user) => `lunarloom.seq:${user}`;
-/** This long after the last keystroke, the user has stopped typing (the client repeats `true` until told). */
-const TYPING_IDLE_MS = 5000;
 
 let me = "";
 let current = "";
+/** The first message that was unread when the open conversation was opened: the "new messages" line sits above it. */
+let divider = null;
 /** The open group's member list is showing. */
 let membersShown = false;
 /** The presence list last handed to the client, as a key: it is sent again only when it changes. */
 let watched = "";
-let typingIdle;
 /** @type {Chats} */
 let chats;
 /** @type {LunarLoomClient} */
 let client;
+/** @type {Composer} */
+let composer;
+const reading = new Reading($("#messages"), markRead);
+view.onIncomingDrawn((el) => reading.watch(el));
 
 // ---- signing in -------------------------------------------------------------------
 
@@ -62,7 +73,7 @@ async function signIn(user) {
   client.on("groupEvent", onGroupEvent);
   client.on("refused", ({ serverId, reason }) => {
     const msg = chats.refused(serverId, reason);
-    if (msg) view.tick(msg);
+    if (msg) tick(msg);
   });
   client.on("typing", onTyping);
   client.on("presence", onPresence);
@@ -71,6 +82,16 @@ async function signIn(user) {
   client.on("error", (e) => {
     if (e.code !== "RATE_LIMITED") $("#chat-error").textContent = `${e.code}: ${e.reason}`;
   });
+  composer = new Composer({
+    client,
+    chats: () => chats,
+    current: () => current,
+    sent: track,
+    error: (text) => {
+      $("#chat-error").textContent = text;
+    },
+  });
+  view.showScreen("list");
   let since = Number(localStorage.getItem(storedSeqKey(user)) ?? 0);
   try {
     const list = await client.conversations();
@@ -114,7 +135,7 @@ function onMessage(frame) {
   const added = chats.incoming(frame, conversationOf(me, frame));
   if (!added) return;
   if (frame.from !== me) client.markDelivered(frame.id);
-  if (added.chat.peer === current) view.append(added.msg, me);
+  if (added.chat.peer === current) view.place(added.msg, me);
   renderList();
 }
 
@@ -122,14 +143,19 @@ function onAck({ clientId, serverId }) {
   const acked = chats.acked(clientId, serverId);
   if (!acked) return;
   if (acked.removed) view.remove(acked.removed);
-  view.tick(acked.msg);
+  tick(acked.msg);
   // A first message makes a conversation, and with it someone whose presence the server will tell.
   watchPeers();
 }
 
 function onReceipt(receipt) {
   saveSeq(client.lastSeq);
-  for (const msg of chats.receipt(receipt)) view.tick(msg);
+  // The user read on another device: a later "new messages" line starts after it.
+  if (receipt.from === me && receipt.content === "MESSAGE_READ") {
+    const msg = chats.byServerId.get(receipt.message);
+    if (msg) chats.read(msg);
+  }
+  for (const msg of chats.receipt(receipt)) tick(msg);
 }
 
 function onGroupEvent(frame) {
@@ -137,9 +163,12 @@ function onGroupEvent(frame) {
   const added = chats.groupEvent(frame);
   if (!added) return;
   if (added.chat.peer === current) {
-    view.append(added.msg, me);
+    view.place(added.msg, me);
     showConversation(added.chat);
   }
+  // Added back after a removal: the members and their watermarks are fetched again, as on a first open.
+  const { event, user } = frame.message;
+  if (event === "member_added" && user === me) void loadGroup(added.chat);
   // Someone who had not read yet may have left.
   retick(added.chat);
   renderList();
@@ -147,7 +176,7 @@ function onGroupEvent(frame) {
 
 /** A group's ticks after its watermarks, members or loaded messages changed. */
 function retick(chat) {
-  for (const msg of chats.groupTicks(chat)) view.tick(msg);
+  for (const msg of chats.groupTicks(chat)) tick(msg);
 }
 
 function onTyping(change) {
@@ -166,20 +195,23 @@ function onUnread({ total, conversations }) {
   document.title = total > 0 ? `(${total}) LunarLoom` : "LunarLoom";
   for (const { id, unread } of conversations) chats.chat(id).unread = unread;
   renderList();
-  if (current) readIfSeen(chats.chat(current));
 }
 
-/** A conversation on screen has nothing unread: its newest incoming message is read (receipts are watermarks). */
-function readIfSeen(chat) {
-  if (chat.peer !== current || !chat.loaded || chat.unread === 0 || document.visibilityState !== "visible") return;
-  const newest = chat.items.findLast((m) => isMessage(m) && m.from !== me && m.serverId !== undefined);
-  if (newest) client.markRead(newest.serverId);
+/** The newest incoming message the user can see in the open conversation (reading.js): read, and so is everything before it. */
+function markRead(serverId) {
+  const msg = chats.byServerId.get(serverId);
+  if (!msg || msg.peer !== current) return;
+  const chat = chats.chat(current);
+  // Receipts are watermarks: a message at or before the last one read says nothing new.
+  if (msg.seq === undefined || msg.seq <= chat.readUpTo) return;
+  chats.read(msg);
+  client.markRead(serverId);
 }
 
 // ---- the open conversation ---------------------------------------------------------------
 
 function renderList() {
-  view.renderList(chats.sorted(), { me, current, open, presence: chats.presence });
+  drawList(chats.sorted(), { me, current, open, presence: chats.presence });
   watchPeers();
 }
 
@@ -197,22 +229,47 @@ function showConversation(chat) {
   view.showHeader(chat, chats.presence);
   view.showComposer(chat);
   view.showTyping(chat);
-  view.showMembers(chat, { me, visible: membersShown, remove: (user) => changeGroup(client.removeMember(chat.peer, user)) });
+  const remove = (user) => {
+    if (confirm(`Remove ${user} from “${title(chat)}”? They keep what they have and get nothing more.`)) {
+      changeGroup(client.removeMember(chat.peer, user));
+    }
+  };
+  showMembers(chat, { me, visible: membersShown, remove });
+  view.showScreen(membersShown && chat.kind === "group" && chat.member ? "members" : "chat");
 }
 
 async function open(peer) {
-  if (peer !== current) stopTyping();
+  if (peer !== current) composer.leave(current);
   current = peer;
   membersShown = false;
   $("#chat-error").textContent = "";
   const chat = chats.chat(peer);
   showConversation(chat);
-  view.showChat(chat, me);
+  composer.enter(peer);
+  divider = chats.firstUnread(chat);
+  draw(chat);
   renderList();
-  $("#composer input[name=text]").focus();
+  composer.focus();
   if (chat.kind === "group" && chat.member && chat.members === null) void loadGroup(chat);
   if (!chat.loaded) await load(chat, false);
-  readIfSeen(chat);
+}
+
+/** Draws the open conversation afresh, at the first message that was unread when it was opened, if that is loaded. */
+function draw(chat) {
+  reading.reset();
+  // Found once per opening: what the user reads meanwhile does not move the line.
+  divider ??= chats.firstUnread(chat);
+  view.showChat(chat, me, divider);
+}
+
+/** Phones: back to the list; the conversation is no longer on screen, so nothing in it is read. */
+function close() {
+  composer.leave(current);
+  current = "";
+  membersShown = false;
+  reading.reset();
+  view.showScreen("list");
+  renderList();
 }
 
 /** A group's members and roles; its events keep them from here on. */
@@ -253,8 +310,9 @@ function load(chat, older) {
       chat.loading = null;
       retick(chat);
       if (chat.peer !== current) return;
-      if (older) view.prepend(chat, added, me);
-      else view.showChat(chat, me);
+      if (!older) draw(chat);
+      else if (added.length > 0) view.drawOlder(me);
+      view.showStart(chat);
       // Nothing to scroll yet, so no scroll to ask for more: fill the view.
       if (chat.next !== null && view.short()) await load(chat, true);
     } catch (err) {
@@ -270,51 +328,31 @@ function load(chat, older) {
 
 $("#messages").addEventListener("scroll", () => {
   if (!current) return;
+  view.scrolled();
+  if (!view.atTop()) return;
+  // What is loaded is drawn first; then the page before it.
+  if (view.drawOlder(me)) return;
   const chat = chats.chat(current);
-  if (chat.loaded && chat.next !== null && !chat.loading && view.atTop()) void load(chat, true);
+  if (chat.loaded && chat.next !== null && !chat.loading) void load(chat, true);
 });
 
-document.addEventListener("visibilitychange", () => {
-  if (current) readIfSeen(chats.chat(current));
+$("#jump").addEventListener("click", () => view.jumpToLatest());
+$("#back").addEventListener("click", close);
+$("#members-back").addEventListener("click", () => {
+  membersShown = false;
+  showConversation(chats.chat(current));
 });
 
 // ---- sending ------------------------------------------------------------------------------
 
 function track(outgoing) {
   const msg = chats.sent(outgoing);
-  if (msg.peer === current) view.append(msg, me);
+  if (msg.peer === current) view.place(msg, me);
   renderList();
   outgoing.acked.catch((err) => {
     const failed = chats.failed(outgoing.id, err.message);
-    if (failed) view.tick(failed);
+    if (failed) tick(failed);
   });
-}
-
-$("#composer").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = $("#composer input[name=text]");
-  const text = input.value.trim();
-  if (!text || !current) return;
-  input.value = "";
-  // The send itself tells the others the typing is over.
-  clearTimeout(typingIdle);
-  track(client.send(current, text));
-});
-
-$("#composer input[name=text]").addEventListener("input", (event) => {
-  if (!current) return;
-  clearTimeout(typingIdle);
-  if (event.target.value.trim() === "") {
-    client.typing(current, false);
-    return;
-  }
-  client.typing(current, true);
-  typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
-});
-
-function stopTyping() {
-  clearTimeout(typingIdle);
-  if (current) client.typing(current, false);
 }
 
 // ---- groups -------------------------------------------------------------------------------
@@ -354,20 +392,9 @@ $("#add-member").addEventListener("submit", (event) => {
 });
 
 $("#leave").addEventListener("click", () => {
-  if (current) changeGroup(client.leaveGroup(current));
-});
-
-$("#composer input[name=file]").addEventListener("change", async (event) => {
-  const input = event.target;
-  const file = input.files?.[0];
-  input.value = "";
-  if (!file || !current) return;
-  if (file.size > MAX_FILE_BYTES) {
-    $("#chat-error").textContent =
-      `${file.name} is ${view.formatSize(file.size)}; files up to ${view.formatSize(MAX_FILE_BYTES)} fit in a message.`;
-    return;
-  }
-  track(client.sendFile(current, await filePayload(file, file.name)));
+  if (!current) return;
+  const chat = chats.chat(current);
+  if (confirm(`Leave “${title(chat)}”? You keep what you have and get nothing more.`)) changeGroup(client.leaveGroup(current));
 });
 
 $("#new-chat").addEventListener("submit", (event) => {

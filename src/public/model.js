@@ -1,8 +1,10 @@
 // The page's view model: conversations and their messages, merged from the
 // conversation list, history pages and the socket by server id, so a message
-// that arrives more than one way is one bubble; a group's name, members and
-// whether the user is still one of them; who is typing where, and who is
-// online. No DOM and no client here.
+// that arrives more than one way is one bubble, and ordered by `seq`, the
+// message's place in the user's log, however the pages and live frames
+// interleave; a group's name, members and whether the user is still one of
+// them; how far the user has read; who is typing where, and who is online;
+// each conversation's draft. No DOM and no client here.
 
 /** Tick order: a message only ever moves up it. */
 const RANK = { failed: -1, pending: 0, received: 1, delivered: 2, read: 3 };
@@ -13,6 +15,9 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
 /**
  * @typedef {object} Msg
  * @property {string} [serverId]
+ * @property {number} [seq] its place in the user's log, once known (our own sends learn it only from history or a replay)
+ * @property {number} [after] for our sends without a seq: the conversation's newest seq when sent, which it sorts after
+ * @property {number} [n] for our sends: the page's send counter, which orders sends made after the same seq
  * @property {string} [clientId] set while one of our sends waits for its ack
  * @property {string} from
  * @property {string} peer the conversation
@@ -39,9 +44,11 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
  * @property {Map<string, Member> | null} members a group's members, once fetched; kept by its events and receipts
  * @property {boolean} member false once the user left or was removed from the group
  * @property {Set<string>} typing who is typing in it now
- * @property {Msg[]} items in log order; our sends that have no seq yet come last, in send order
+ * @property {Msg[]} items in log order (by seq); our sends with no seq yet after what the conversation had when they were sent
  * @property {Msg | null} last the newest message, for the preview
  * @property {number} unread from the client's unread events
+ * @property {number} readUpTo the seq of the newest incoming message the user has read (from the list, then from reads)
+ * @property {string} draft what the user has typed here and not sent
  * @property {number} touched sidebar order: higher is more recent
  * @property {boolean} loaded its newest history page is in `items`
  * @property {number | null} next the `before` of the next older page; null at the start
@@ -61,6 +68,7 @@ export class Chats {
     /** @type {Map<string, {status: "online"|"offline", lastSeen: string | null}>} watched users' presence */
     this.presence = new Map();
     this.touches = 0;
+    this.sends = 0;
   }
 
   /** @returns {Chat} */
@@ -79,6 +87,8 @@ export class Chats {
         last: null,
         unread: 0,
         touched: 0,
+        readUpTo: 0,
+        draft: "",
         loaded: false,
         next: null,
         loading: null,
@@ -97,6 +107,7 @@ export class Chats {
   listed(conversation, index) {
     const chat = this.chat(conversation.id);
     chat.touched = -index;
+    chat.readUpTo = Math.max(chat.readUpTo, conversation.readUpTo ?? 0);
     if (conversation.kind === "group") chat.name = conversation.name;
     if (conversation.last) chat.last = this.adopt(conversation.id, conversation.last);
   }
@@ -106,7 +117,7 @@ export class Chats {
     if (this.byServerId.has(frame.id)) return null;
     const msg = this.adopt(peer, frame);
     const chat = this.chat(peer);
-    chat.items.push(msg);
+    place(chat, msg);
     this.touch(chat, msg);
     return { chat, msg };
   }
@@ -120,7 +131,7 @@ export class Chats {
     if (this.byServerId.has(frame.id)) return null;
     const msg = this.adopt(frame.to, frame);
     const chat = this.chat(frame.to);
-    chat.items.push(msg);
+    place(chat, msg);
     this.touch(chat, msg);
     const { event, user, role, name, members } = frame.message;
     if (name !== undefined) chat.name = name;
@@ -179,9 +190,13 @@ export class Chats {
       .map((c) => c.peer);
   }
 
-  /** One of our sends, before the server has it. */
+  /** One of our sends, before the server has it: after everything the conversation shows. */
   sent(outgoing) {
+    const chat = this.chat(outgoing.to);
+    const newest = chat.items.at(-1);
     const msg = {
+      after: newest ? sortKey(newest) : 0,
+      n: ++this.sends,
       clientId: outgoing.id,
       from: this.me,
       peer: outgoing.to,
@@ -191,8 +206,7 @@ export class Chats {
       status: "pending",
     };
     this.byClientId.set(outgoing.id, msg);
-    const chat = this.chat(outgoing.to);
-    chat.items.push(msg);
+    place(chat, msg);
     this.touch(chat, msg);
     return msg;
   }
@@ -280,24 +294,43 @@ export class Chats {
 
   /**
    * A history page: the newest (`older` false) or the one before what is
-   * loaded. Returns the messages new to `items`, oldest first.
+   * loaded. Each message goes in its place by seq, wherever live frames
+   * already put others. Returns the messages new to `items`, oldest first.
    */
   history(peer, page, older) {
     const chat = this.chat(peer);
-    const msgs = page.messages.map((frame) => this.adopt(peer, frame));
     const present = new Set(chat.items);
-    const added = msgs.filter((m) => !present.has(m));
-    if (older) {
-      chat.items = [...added, ...chat.items];
-    } else {
-      // Whatever came live while the page was on its way and is not in it is newer.
-      const inPage = new Set(msgs);
-      chat.items = [...msgs, ...chat.items.filter((m) => !inPage.has(m))];
-      chat.loaded = true;
-      if (!chat.last && msgs.length > 0) chat.last = msgs.at(-1);
+    const added = [];
+    for (const frame of page.messages) {
+      const msg = this.adopt(peer, frame);
+      if (present.has(msg)) continue;
+      place(chat, msg);
+      added.push(msg);
     }
-    chat.next = page.next;
+    if (!older) {
+      chat.loaded = true;
+      if (!chat.last && chat.items.length > 0) chat.last = chat.items.at(-1);
+    }
+    // Everything from the oldest message here on is loaded (live frames and pages meet without a gap), so the next page ends before it.
+    const oldest = chat.items.find((m) => m.seq !== undefined)?.seq;
+    chat.next = page.next === null ? null : Math.min(page.next, oldest ?? page.next);
     return added;
+  }
+
+  /** The user read up to this message here: later ones are what a "new messages" line marks. */
+  read(msg) {
+    const chat = this.chat(msg.peer);
+    if (msg.seq !== undefined && msg.seq > chat.readUpTo) chat.readUpTo = msg.seq;
+  }
+
+  /**
+   * The first incoming message the user has not read; null if there is
+   * none, or if it is not loaded (fewer unread messages are loaded than the
+   * conversation has).
+   */
+  firstUnread(chat) {
+    const unread = chat.items.filter((m) => m.from !== this.me && isMessage(m) && m.seq !== undefined && m.seq > chat.readUpTo);
+    return unread.length > 0 && unread.length >= chat.unread ? unread[0] : null;
   }
 
   /** The one Msg for a logged frame, however many ways it arrives; its tick the best any of them told. */
@@ -306,9 +339,28 @@ export class Chats {
     const status = frame.from === this.me && isMessage(frame) ? (FROM_STATUS[frame.status] ?? "received") : undefined;
     if (known) {
       if (status) raise(known, status);
+      if (known.seq === undefined && frame.seq !== undefined) {
+        // One of our sends, now with its place in the log: move it there.
+        const chat = this.chat(known.peer);
+        const at = chat.items.indexOf(known);
+        known.seq = frame.seq;
+        if (at >= 0) {
+          chat.items.splice(at, 1);
+          place(chat, known);
+        }
+      }
       return known;
     }
-    const msg = { serverId: frame.id, from: frame.from, peer, content: frame.content, message: frame.message, time: frame.time, status };
+    const msg = {
+      serverId: frame.id,
+      seq: frame.seq,
+      from: frame.from,
+      peer,
+      content: frame.content,
+      message: frame.message,
+      time: frame.time,
+      status,
+    };
     this.byServerId.set(frame.id, msg);
     return msg;
   }
@@ -317,6 +369,26 @@ export class Chats {
     chat.last = msg;
     chat.touched = ++this.touches;
   }
+}
+
+/** Where a message sorts: its seq, or for a send without one, the seq it was sent after. */
+function sortKey(msg) {
+  return msg.seq ?? msg.after ?? 0;
+}
+
+/** True if `a` comes before `b`: by seq; a send after the logged frame whose seq it was sent after, and sends in send order. */
+function precedes(a, b) {
+  const ka = sortKey(a);
+  const kb = sortKey(b);
+  if (ka !== kb) return ka < kb;
+  return (a.seq === undefined ? a.n : 0) < (b.seq === undefined ? b.n : 0);
+}
+
+/** Puts a message in its place in the conversation (searching from the end: most arrive newest). */
+function place(chat, msg) {
+  let i = chat.items.length;
+  while (i > 0 && precedes(msg, chat.items[i - 1])) i--;
+  chat.items.splice(i, 0, msg);
 }
 
 /** A member who has reported nothing yet. */

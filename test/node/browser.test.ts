@@ -50,7 +50,8 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   // Side by side: each takes seconds, most of them waiting. What did start is stopped in afterAll.
   const [main, off, launched] = await Promise.allSettled([
-    startDevServer(),
+    // A generous send rate, so a test can write a 1,000-message conversation at once (the page paces by what the server announces).
+    startDevServer({ vars: { RATE_LIMIT_PER_SECOND: "1000", RATE_LIMIT_BURST: "2000" } }),
     startDevServer({ vars: { DEV_TOKENS: "off" } }),
     launchChromium(),
   ]);
@@ -88,8 +89,8 @@ const COUNT_FRAMES = `
   };
 `;
 
-async function person(name: string): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 900, height: 560 } });
+async function person(name: string, viewport = { width: 900, height: 560 }): Promise<Person> {
+  const context = await browser.newContext({ viewport });
   await context.addInitScript(COUNT_FRAMES);
   return { name, context, page: await tab(name, context) };
 }
@@ -125,8 +126,8 @@ async function openChat({ page }: Person, peer: string): Promise<void> {
 }
 
 async function say({ page }: Person, text: string): Promise<void> {
-  await page.fill("#composer input[name=text]", text);
-  await page.press("#composer input[name=text]", "Enter");
+  await page.fill("#composer textarea[name=text]", text);
+  await page.press("#composer textarea[name=text]", "Enter");
 }
 
 /** Waits until one of my bubbles with this text shows the tick. */
@@ -182,8 +183,42 @@ function sidebarEntry({ page }: Person, peer: string) {
   return page.locator(`#conversations li[data-peer="${peer}"]`);
 }
 
-function shot({ page }: Person, name: string): Promise<Buffer> {
-  return page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+function shot({ page }: Person, name: string, dir = ARTIFACTS): Promise<Buffer> {
+  return page.screenshot({ path: join(dir, `${name}.png`) });
+}
+
+/** Sends each text from `from` to `to` over a plain socket, and returns the server ids in order. */
+async function sendAllIds(from: string, to: string, texts: string[]): Promise<string[]> {
+  const ws = await WsClient.connect(server, from);
+  try {
+    for (const [i, text] of texts.entries()) ws.sendMessage(`${from}-${i}`, to, text);
+    return (await ws.expectAll({ content: "MESSAGE_RECEIVED" }, texts.length)).map((f) => f.message as string);
+  } finally {
+    await ws.close();
+  }
+}
+
+/** The open conversation's list, scrolled by the page's own code path (a scroll event follows). */
+function scrollMessages({ page }: Person, to: "top" | "bottom"): Promise<void> {
+  return page.locator("#messages").evaluate((el, where) => {
+    el.scrollTop = where === "top" ? 0 : el.scrollHeight;
+  }, to);
+}
+
+/** The bubble whose text is exactly `text` (a bubble's text also holds its time, so "live 12" at 01:05 would match "live 120"). */
+function bubbleOf(page: Page, text: string) {
+  return page.locator("#messages .msg").filter({ has: page.locator(".body").getByText(text, { exact: true }) });
+}
+
+/** True if the element is fully inside the viewport. */
+async function fullyVisible({ page }: Person, selector: string): Promise<boolean> {
+  const box = await page.locator(selector).boundingBox();
+  const vp = page.viewportSize()!;
+  return box !== null && box.x >= 0 && box.y >= 0 && box.x + box.width <= vp.width && box.y + box.height <= vp.height;
+}
+
+function horizontalOverflow({ page }: Person): Promise<number> {
+  return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") as Promise<number>;
 }
 
 describe("the chat page in Chromium", () => {
@@ -338,7 +373,7 @@ describe("the chat page in Chromium", () => {
 
   it("three people in a group: sender names in one order for all, ticks read once all have read, a removed member hears no more, one leaves", async () => {
     const suffix = crypto.randomUUID().slice(0, 6);
-    const [ann, ben, cat] = await Promise.all([`ann-${suffix}`, `ben-${suffix}`, `cat-${suffix}`].map(person));
+    const [ann, ben, cat] = await Promise.all([`ann-${suffix}`, `ben-${suffix}`, `cat-${suffix}`].map((n) => person(n)));
     const all = [ann!, ben!, cat!];
     for (const p of all) await signIn(p);
 
@@ -394,6 +429,17 @@ describe("the chat page in Chromium", () => {
     // test/artifacts/chat.png, the README's screenshot, is a copy of this one.
     await shot(ann!, "ann-group");
 
+    // Removing asks first: a cancelled confirmation changes nothing.
+    const asked: string[] = [];
+    ann!.page.once("dialog", (d) => {
+      asked.push(d.message());
+      void d.dismiss();
+    });
+    await ann!.page.click(`#member-list li[data-user="${cat!.name}"] .remove`);
+    await expect.poll(() => asked).toEqual([`Remove ${cat!.name} from “Trio”? They keep what they have and get nothing more.`]);
+    await ann!.page.waitForTimeout(300);
+    expect(await ann!.page.locator(`#member-list li[data-user="${cat!.name}"]`).count()).toBe(1);
+    ann!.page.once("dialog", (d) => void d.accept());
     await ann!.page.click(`#member-list li[data-user="${cat!.name}"] .remove`);
     await ann!.page.locator(`#member-list li[data-user="${cat!.name}"]`).waitFor({ state: "detached" });
     await cat!.page.locator("#messages .event", { hasText: `${ann!.name} removed you` }).waitFor();
@@ -411,11 +457,27 @@ describe("the chat page in Chromium", () => {
     expect(catFrames.some((f) => f.includes("Without Cat"))).toBe(false);
     expect(await conversation(cat!)).toEqual(expected);
 
-    // Ben leaves: his page says so, ann's list and conversation follow.
+    // Ben leaves, once he has confirmed it: his page says so, ann's list and conversation follow.
+    ben!.page.once("dialog", (d) => {
+      expect(d.message()).toBe("Leave “Trio”? You keep what you have and get nothing more.");
+      void d.accept();
+    });
     await ben!.page.click("#leave");
     await ben!.page.locator("#chat-note").waitFor();
     await ann!.page.locator("#messages .event", { hasText: `${ben!.name} left` }).waitFor();
     await ann!.page.locator(`#member-list li[data-user="${ben!.name}"]`).waitFor({ state: "detached" });
+
+    // Cat is added back while looking at the group: her view follows without switching (composer, members, ticks).
+    await ann!.page.fill("#add-member input[name=user]", cat!.name);
+    await ann!.page.press("#add-member input[name=user]", "Enter");
+    await cat!.page.locator("#messages .event", { hasText: `${ann!.name} added you` }).waitFor();
+    await cat!.page.locator("#composer").waitFor();
+    await cat!.page.locator("#peer-status", { hasText: "2 members" }).waitFor();
+    await cat!.page.click("#members-toggle");
+    await cat!.page.locator(`#member-list li[data-user="${ann!.name}"]`).waitFor();
+    await say(cat!, "Back again");
+    await ann!.page.locator("#messages .msg", { hasText: "Back again" }).waitFor();
+    await tick(cat!, "Back again", "read");
 
     expect(pageErrors).toEqual([]);
     for (const p of all) await p.context.close();
@@ -439,23 +501,23 @@ describe("the chat page in Chromium", () => {
     // Typing, in the open conversation and in the sidebar; an emptied input takes it back.
     const typingLine = eve.page.locator("#typing", { hasText: `${dan.name} is typing…` });
     const typingPreview = sidebarEntry(eve, dan.name).locator(".preview.typing", { hasText: "typing…" });
-    await dan.page.fill("#composer input[name=text]", "I am wri");
+    await dan.page.fill("#composer textarea[name=text]", "I am wri");
     await typingLine.waitFor();
     await typingPreview.waitFor();
     await shot(eve, "eve-typing");
-    await dan.page.fill("#composer input[name=text]", "");
+    await dan.page.fill("#composer textarea[name=text]", "");
     await eve.page.locator("#typing").filter({ hasText: /^$/ }).waitFor();
     await typingPreview.waitFor({ state: "detached" });
 
     // The message ends it.
-    await dan.page.fill("#composer input[name=text]", "Yes, writing");
+    await dan.page.fill("#composer textarea[name=text]", "Yes, writing");
     await typingLine.waitFor();
-    await dan.page.press("#composer input[name=text]", "Enter");
+    await dan.page.press("#composer textarea[name=text]", "Enter");
     await eve.page.locator("#messages .msg", { hasText: "Yes, writing" }).waitFor();
     await eve.page.locator("#typing").filter({ hasText: /^$/ }).waitFor();
 
     // Dan starts typing and his tab closes: no `false` ever comes; eve's page lets it go after 6 s of silence.
-    await dan.page.fill("#composer input[name=text]", "Let me just");
+    await dan.page.fill("#composer textarea[name=text]", "Let me just");
     await typingLine.waitFor();
     const framesBefore = ((await eve.page.evaluate("window.received.length")) as number) ?? 0;
     const closed = Date.now();
@@ -522,5 +584,270 @@ describe("the chat page in Chromium", () => {
     await erin.page.locator("#signin-error", { hasText: "dev tokens are off" }).waitFor();
     expect(await erin.page.locator("#app").isHidden()).toBe(true);
     await erin.context.close();
+  });
+});
+
+describe("the chat page as people use it (issue 20)", () => {
+  it("120 messages that arrived live before the chat was opened: in order, a line above the first unread, read only when seen, the badge clears and the sender's ticks turn read", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const carol = await person(`carol-${suffix}`);
+    const dave = `dave-${suffix}`;
+    await signIn(carol);
+    const texts = Array.from({ length: 120 }, (_, i) => `live ${i + 1}`);
+    const ws = await WsClient.connect(server, dave);
+    for (const [i, text] of texts.entries()) ws.sendMessage(`${dave}-${i}`, carol.name, text);
+    const ids = (await ws.expectAll({ content: "MESSAGE_RECEIVED" }, texts.length)).map((f) => f.message as string);
+    await badge(carol.page, dave).filter({ hasText: "120" }).waitFor();
+
+    await sidebarEntry(carol, dave).click();
+    await bubbleOf(carol.page, "live 120").waitFor({ state: "attached" });
+    expect(await bubbles(carol)).toEqual(texts);
+    // Opened at the first unread message, under a "New messages" line; the newest is not on screen, so not read.
+    expect(await carol.page.locator("#messages .divider + .msg .body").textContent()).toBe("live 1");
+    expect(await bubbleOf(carol.page, "live 120").isVisible()).toBe(true);
+    await carol.page.waitForTimeout(500);
+    expect(ws.frames.some((f) => f.content === "MESSAGE_READ" && f.message === ids.at(-1))).toBe(false);
+    await shot(carol, "carol-unread-divider");
+
+    await scrollMessages(carol, "bottom");
+    await ws.expect({ type: "ACK_MSG", content: "MESSAGE_READ", message: ids.at(-1) });
+    await badge(carol.page, dave).waitFor({ state: "detached" });
+    expect(await carol.page.title()).toBe("LunarLoom");
+    await ws.close();
+
+    // Signing out and in: the server's count agrees.
+    carol.page.once("dialog", (d) => void d.accept());
+    await carol.page.click("#signout");
+    await signIn(carol);
+    await sidebarEntry(carol, dave).waitFor();
+    expect(await badge(carol.page, dave).count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+    await carol.context.close();
+  });
+
+  it("read only when seen: scrolled up, new messages get a line and a jump button and are not read; without focus nothing is read", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const fay = await person(`fay-${suffix}`);
+    const gus = `gus-${suffix}`;
+    await sendAllIds(
+      gus,
+      fay.name,
+      Array.from({ length: 40 }, (_, i) => `old ${i + 1}`),
+    );
+    await signIn(fay);
+    await sidebarEntry(fay, gus).click();
+    await bubbleOf(fay.page, "old 40").waitFor();
+    // Opened at the first unread one; read as far as the reader scrolls.
+    await scrollMessages(fay, "bottom");
+    await badge(fay.page, gus).waitFor({ state: "detached" });
+
+    const ws = await WsClient.connect(server, gus);
+    await scrollMessages(fay, "top");
+    await fay.page.locator("#jump").waitFor();
+    const fresh = ["new 1", "new 2", "new 3"];
+    for (const [i, text] of fresh.entries()) ws.sendMessage(`${gus}-n${i}`, fay.name, text);
+    const ids = (await ws.expectAll({ content: "MESSAGE_RECEIVED" }, 3)).map((f) => f.message as string);
+    await fay.page.locator("#jump", { hasText: "↓ 3 new" }).waitFor();
+    expect(await fay.page.locator("#messages .divider + .msg .body").textContent()).toBe("new 1");
+    await badge(fay.page, gus).filter({ hasText: "3" }).waitFor();
+    await fay.page.waitForTimeout(500);
+    // (Gus's new socket got the receipts of the old ones, queued while he was away.)
+    expect(ws.frames.filter((f) => f.content === "MESSAGE_READ" && ids.includes(f.message as string))).toEqual([]);
+    await shot(fay, "fay-scrolled-up");
+
+    await fay.page.click("#jump");
+    await ws.expect({ type: "ACK_MSG", content: "MESSAGE_READ", message: ids[2] });
+    await badge(fay.page, gus).waitFor({ state: "detached" });
+    await fay.page.locator("#jump").waitFor({ state: "hidden" });
+
+    // The window loses focus: a message arriving in plain sight is not read until it comes back.
+    await fay.page.evaluate("document.hasFocus = () => false");
+    ws.sendMessage(`${gus}-unfocused`, fay.name, "while away");
+    const [away] = (await ws.expectAll({ content: "MESSAGE_RECEIVED" }, 1)).map((f) => f.message as string);
+    await fay.page.locator("#messages .msg", { hasText: "while away" }).waitFor();
+    await badge(fay.page, gus).filter({ hasText: "1" }).waitFor();
+    await fay.page.waitForTimeout(500);
+    expect(ws.frames.some((f) => f.content === "MESSAGE_READ" && f.message === away)).toBe(false);
+    await fay.page.evaluate('document.hasFocus = () => true; window.dispatchEvent(new Event("focus"))');
+    await ws.expect({ type: "ACK_MSG", content: "MESSAGE_READ", message: away });
+    await badge(fay.page, gus).waitFor({ state: "detached" });
+    await ws.close();
+    expect(pageErrors).toEqual([]);
+    await fay.context.close();
+  });
+
+  it("a phone (390x844): list and conversation are screens of their own with a back control, the composer fits, nothing scrolls sideways, members are a screen", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const hal = await person(`hal-${suffix}`, { width: 390, height: 844 });
+    const [ivy, jon] = [`ivy-${suffix}`, `jon-with-a-rather-long-name-${suffix}`];
+    const texts = Array.from({ length: 300 }, (_, i) =>
+      i % 7 === 3
+        ? `A longer message number ${i + 1}, to see how bubbles wrap on a narrow screen: https://example.com/some/long/path?q=${i}`
+        : `message ${i + 1}`,
+    );
+    await sendAllIds(ivy, hal.name, texts);
+    await sendAllIds(jon, hal.name, ["Hi from Jon"]);
+    await signIn(hal);
+    await sidebarEntry(hal, ivy).waitFor();
+    expect(await hal.page.locator("#chat").isVisible()).toBe(false);
+    expect(await horizontalOverflow(hal)).toBe(0);
+    await shot(hal, "phone-list", join(ROOT, "test", "artifacts"));
+
+    await sidebarEntry(hal, ivy).click();
+    await bubbleOf(hal.page, "message 300").waitFor();
+    expect(await hal.page.locator("#conversations").isVisible()).toBe(false);
+    for (const selector of ["#composer", "#composer textarea", "#composer button[type=submit]", "#back"]) {
+      expect(await fullyVisible(hal, selector), selector).toBe(true);
+    }
+    expect(await horizontalOverflow(hal)).toBe(0);
+    // A message of several lines: the box grows, Send stays on screen.
+    await hal.page.fill("#composer textarea[name=text]", "one\ntwo\nthree\nfour");
+    await hal.page.locator("#composer textarea").evaluate((el) => el.dispatchEvent(new Event("input")));
+    expect(await fullyVisible(hal, "#composer button[type=submit]")).toBe(true);
+    await hal.page.press("#composer textarea[name=text]", "Enter");
+    await hal.page.locator("#messages .msg.mine", { hasText: "four" }).waitFor();
+    expect(await horizontalOverflow(hal)).toBe(0);
+    await shot(hal, "phone-chat", join(ROOT, "test", "artifacts"));
+
+    await hal.page.click("#back");
+    await sidebarEntry(hal, jon).click();
+    await hal.page.locator("#peer", { hasText: jon }).waitFor();
+    expect(await horizontalOverflow(hal)).toBe(0);
+    expect(await fullyVisible(hal, "#composer button[type=submit]")).toBe(true);
+    await hal.page.click("#back");
+
+    // A group: the member list is a screen of its own, with its way back.
+    await hal.page.click("#new-group summary");
+    await hal.page.fill("#new-group input[name=name]", "Phone group");
+    await hal.page.fill("#new-group input[name=members]", `${ivy}, ${jon}`);
+    await hal.page.click("#new-group button");
+    await hal.page.locator("#peer", { hasText: "Phone group" }).waitFor();
+    await hal.page.click("#members-toggle");
+    await hal.page.locator(`#member-list li[data-user="${jon}"]`).waitFor();
+    expect(await hal.page.locator("#chat").isVisible()).toBe(false);
+    expect(await fullyVisible(hal, "#members-back")).toBe(true);
+    expect(await horizontalOverflow(hal)).toBe(0);
+    await shot(hal, "phone-members", join(ROOT, "test", "artifacts"));
+    await hal.page.click("#members-back");
+    await hal.page.locator("#composer").waitFor();
+    expect(await hal.page.locator("#members").isVisible()).toBe(false);
+    expect(pageErrors).toEqual([]);
+    await hal.context.close();
+  });
+
+  it("drafts stay with their conversation, Shift+Enter makes a new line, links are the only markup, days are marked", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const kim = await person(`kim-${suffix}`);
+    const [lee, max] = [`lee-${suffix}`, `max-${suffix}`];
+    const hostile = [
+      `<img src=x onerror="window.pwned='img'"><script>window.pwned='script'</script>`,
+      `<a href="javascript:window.pwned='a'">click me</a> and javascript:window.pwned='text'`,
+      "see https://example.com/a?b=1&c=2. and (http://x.test/path) or ftp://no.test, JAVASCRIPT://x.test",
+    ];
+    await sendAllIds(lee, kim.name, hostile);
+    await sendAllIds(max, kim.name, ["hello"]);
+    await signIn(kim);
+
+    await sidebarEntry(kim, lee).click();
+    await kim.page.locator("#messages .msg", { hasText: "ftp://" }).waitFor();
+    expect(await bubbles(kim)).toEqual(hostile);
+    expect(await kim.page.locator("#messages img, #messages script").count()).toBe(0);
+    const links = await kim.page
+      .locator("#messages .body a")
+      .evaluateAll((els) => els.map((a) => [a.getAttribute("href"), a.textContent, a.getAttribute("rel"), a.getAttribute("target")]));
+    expect(links).toEqual([
+      ["https://example.com/a?b=1&c=2", "https://example.com/a?b=1&c=2", "noopener noreferrer", "_blank"],
+      ["http://x.test/path", "http://x.test/path", "noopener noreferrer", "_blank"],
+    ]);
+    await kim.page
+      .locator("#messages .body a")
+      .first()
+      .click({ modifiers: ["Control"] })
+      .catch(() => {});
+    expect(await kim.page.evaluate("window.pwned")).toBeUndefined();
+    // Today's messages sit under one "Today" line.
+    expect(await kim.page.locator("#messages .day").allTextContents()).toEqual(["Today"]);
+
+    // A draft follows its conversation, not the user.
+    await kim.page.fill("#composer textarea[name=text]", "half a thought for lee");
+    await sidebarEntry(kim, max).click();
+    await kim.page.locator("#peer", { hasText: max }).waitFor();
+    expect(await kim.page.inputValue("#composer textarea[name=text]")).toBe("");
+    await kim.page.fill("#composer textarea[name=text]", "line one");
+    await kim.page.press("#composer textarea[name=text]", "Shift+Enter");
+    await kim.page.type("#composer textarea[name=text]", "line two");
+    await kim.page.press("#composer textarea[name=text]", "Enter");
+    const multi = kim.page.locator("#messages .msg.mine .body", { hasText: "line one" });
+    await multi.waitFor();
+    expect(await multi.textContent()).toBe("line one\nline two");
+    expect((await multi.boundingBox())!.height).toBeGreaterThan(30);
+    await sidebarEntry(kim, lee).click();
+    await kim.page.locator("#peer", { hasText: lee }).waitFor();
+    expect(await kim.page.inputValue("#composer textarea[name=text]")).toBe("half a thought for lee");
+
+    // Days: the page's own code draws a line wherever the day changes (the server stamps every message now, so older days are drawn from a made-up conversation).
+    const days = (await kim.page.evaluate(`(async () => {
+      const view = await import(location.origin + "/view.js");
+      const day = (d) => new Date(Date.now() - d * 86400000).toISOString();
+      const items = [3, 3, 1, 0, 0].map((d, i) => ({ seq: i + 1, from: "x", peer: "x", content: "TEXT_MESSAGE", message: "m" + i, time: day(d) }));
+      view.showChat({ peer: "x", kind: "direct", items, loaded: true, next: null, loading: null }, "me", null);
+      return [...document.querySelectorAll("#messages > .day, #messages > .msg")].map((e) => e.classList.contains("day") ? "[" + e.textContent + "]" : e.querySelector(".body").textContent);
+    })()`)) as string[];
+    expect(days[0]).toMatch(/^\[/);
+    expect(days.slice(1)).toEqual(["m0", "m1", "[Yesterday]", "m2", "[Today]", "m3", "m4"]);
+    expect(pageErrors).toEqual([]);
+    await kim.context.close();
+  });
+
+  it("a 1,000-message conversation opens quickly and stays responsive (drawn near the viewport, older ones as the reader scrolls)", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const ned = await person(`ned-${suffix}`);
+    const oli = `oli-${suffix}`;
+    const texts = Array.from({ length: 1000 }, (_, i) => `number ${i + 1}`);
+    await signIn(ned);
+    // They arrive live, so all 1,000 are in the page's memory when the conversation opens.
+    await sendAllIds(oli, ned.name, texts);
+    await badge(ned.page, oli).filter({ hasText: "1000" }).waitFor();
+    // From the click to the frame after it is drawn.
+    const openMs = (await ned.page.evaluate(`(async () => {
+      const t0 = performance.now();
+      document.querySelector('#conversations li[data-peer="${oli}"]').click();
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      return performance.now() - t0;
+    })()`)) as number;
+    expect(await ned.page.locator("#messages .msg").count()).toBeLessThan(100);
+    await scrollMessages(ned, "bottom");
+    await badge(ned.page, oli).waitFor({ state: "detached" });
+    const sendMs = (await ned.page.evaluate(`(async () => {
+      const t0 = performance.now();
+      const box = document.querySelector("#composer textarea");
+      box.value = "still quick";
+      box.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      return performance.now() - t0;
+    })()`)) as number;
+    await ned.page.locator("#messages .msg.mine", { hasText: "still quick" }).waitFor();
+    // Back to the start: every message drawn once, in order.
+    const start = ned.page.locator("#messages .start", { hasText: "Start of the conversation" });
+    const t0 = Date.now();
+    while (!(await start.isVisible())) {
+      await scrollMessages(ned, "top");
+      await ned.page.waitForTimeout(50);
+    }
+    const scrollBackMs = Date.now() - t0;
+    expect(await bubbles(ned)).toEqual([...texts, "still quick"]);
+
+    // After a reload the conversation opens on its newest history page.
+    await ned.page.reload();
+    await ned.page.locator('#state[data-state="open"]').waitFor();
+    const t1 = Date.now();
+    await sidebarEntry(ned, oli).click();
+    await ned.page.locator("#messages .msg", { hasText: "still quick" }).waitFor();
+    const reopenMs = Date.now() - t1;
+    console.log(
+      `1,000-message conversation: open ${openMs.toFixed(0)} ms (in memory), send ${sendMs.toFixed(0)} ms, scroll back to the start ${scrollBackMs} ms, open after a reload ${reopenMs} ms (history page)`,
+    );
+    expect(pageErrors).toEqual([]);
+    await ned.context.close();
   });
 });
