@@ -59,10 +59,12 @@ describe("per-user send rate", () => {
 describe("ephemeral frames and the rate bucket", () => {
   it("counts TYPING and PRESENCE_SUBSCRIBE against the sender's bucket like any frame", async () => {
     const a = await Client.connect(uniqueUser("typist"));
-    for (let i = 0; i < 6; i++) a.send({ id: `t${i}`, type: "EVENT_MSG", content: "TYPING", to: "someone", message: i % 2 === 0 });
-    for (let i = 0; i < 5; i++) a.send({ id: `p${i}`, type: "EVENT_MSG", content: "PRESENCE_SUBSCRIBE", message: [] });
-    const replies = await a.drain();
-    expect(replies.filter((f) => f.content === "ERROR").map((f) => f.message.code)).toEqual(["RATE_LIMITED"]);
+    // 16 frames against a burst of 10, with room for a loaded machine's slow hand-over (5/s refill).
+    for (let i = 0; i < 8; i++) a.send({ id: `t${i}`, type: "EVENT_MSG", content: "TYPING", to: "someone", message: i % 2 === 0 });
+    for (let i = 0; i < 8; i++) a.send({ id: `p${i}`, type: "EVENT_MSG", content: "PRESENCE_SUBSCRIBE", message: [] });
+    const errors = (await a.drain()).filter((f) => f.content === "ERROR").map((f) => f.message.code);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(new Set(errors)).toEqual(new Set(["RATE_LIMITED"]));
   });
 });
 
