@@ -2,7 +2,8 @@
  * The v2 scenarios: what conversations, groups and presence cost.
  *
  *   history   (server only) a 50-message page and the conversation list, at
- *             100 log rows and at 10,000 log rows with 1,000 conversations
+ *             100 log rows and at 10,000 log rows with 1,000 conversations,
+ *             a third of the paged conversation's messages edited or reacted to
  *   group     G members each with one socket, S senders pipelining to the
  *             group: member deliveries/s and send-to-last-member latency;
  *             the floor fans out through a group object with no storage
@@ -24,20 +25,31 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 // ---- history -------------------------------------------------------------------------
 
-/** Pipelines `count` messages from one socket, `to(n)` naming each recipient; resolves when all are acked. */
-async function fill(sock: BenchSocket, count: number, to: (n: number) => string, window = 64, timeoutMs = 120_000): Promise<void> {
+/**
+ * Pipelines `count` frames from one socket (`frame(n)` is the n-th, with the
+ * client id `id(n)`); resolves with the server ids of their acks, in order.
+ */
+async function pipeline(
+  sock: BenchSocket,
+  count: number,
+  id: (n: number) => string,
+  frame: (n: number) => string,
+  window = 64,
+  // A loaded machine logs a 10,000-message fill at well under 100 messages a second.
+  timeoutMs = 600_000,
+): Promise<string[]> {
+  const serverIds: string[] = new Array(count);
+  const index = new Map(Array.from({ length: count }, (_, n) => [id(n), n]));
   let next = 0;
   let acked = 0;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`fill: ${acked}/${count} acked before the deadline`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`pipeline: ${acked}/${count} acked before the deadline`)), timeoutMs);
     const pump = () => {
-      while (next < count && next - acked < window) {
-        const n = next++;
-        sock.send(`{"id":"h${n}","to":${JSON.stringify(to(n))},"type":"USER_MSG","content":"TEXT_MESSAGE","message":{"n":${n}}}`);
-      }
+      while (next < count && next - acked < window) sock.send(frame(next++));
     };
     sock.handler = (f) => {
       if (f.content !== "MESSAGE_RECEIVED") return;
+      serverIds[index.get(f.id as string)!] = f.message as string;
       if (++acked === count) {
         clearTimeout(timer);
         resolve();
@@ -45,6 +57,29 @@ async function fill(sock: BenchSocket, count: number, to: (n: number) => string,
     };
     pump();
   });
+  return serverIds;
+}
+
+/** Pipelines `count` messages from one socket, `to(n)` naming each recipient; resolves with their server ids. */
+function fill(sock: BenchSocket, count: number, to: (n: number) => string): Promise<string[]> {
+  const id = (n: number) => `h${n}`;
+  return pipeline(
+    sock,
+    count,
+    id,
+    (n) => `{"id":"${id(n)}","to":${JSON.stringify(to(n))},"type":"USER_MSG","content":"TEXT_MESSAGE","message":{"n":${n}}}`,
+  );
+}
+
+/** Edits or reacts to each of `targets` (alternately), in the conversation with `to`. */
+function change(sock: BenchSocket, to: string, targets: string[]): Promise<string[]> {
+  const id = (n: number) => `c${n}`;
+  const peer = JSON.stringify(to);
+  return pipeline(sock, targets.length, id, (n) =>
+    n % 2 === 0
+      ? `{"id":"${id(n)}","to":${peer},"type":"USER_MSG","content":"MESSAGE_EDIT","ref":"${targets[n]}","message":{"n":${n},"edited":true}}`
+      : `{"id":"${id(n)}","to":${peer},"type":"USER_MSG","content":"REACTION","ref":"${targets[n]}","message":{"key":"👍","on":true}}`,
+  );
 }
 
 async function timeRequests(url: string, token: string, paths: string[]): Promise<number[]> {
@@ -67,9 +102,16 @@ export async function history(ctx: Ctx): Promise<RunOutput> {
   const [s, l] = await openAll(server.wsUrl, [small, large], [smallToken!, largeToken!]);
   try {
     await fill(s!, 100, () => `${small}-peer`);
-    // Half to one peer (the conversation paged), the rest over 999 others: 1,000 conversations.
-    const big = opts.historyRows;
-    await fill(l!, big, (n) => (n % 2 === 0 ? `${large}-peer` : `${large}-c${n % 999}`));
+    // Half to one peer (the conversation paged), the rest over 999 others: 1,000 conversations. A third
+    // of the paged conversation's messages are then edited or reacted to (history joins their state
+    // rows); those changes are log rows too, so the messages are 6/7 of the log's rows.
+    const messages = Math.round((opts.historyRows * 6) / 7);
+    const sent = await fill(l!, messages, (n) => (n % 2 === 0 ? `${large}-peer` : `${large}-c${n % 999}`));
+    await change(
+      l!,
+      `${large}-peer`,
+      sent.filter((_, n) => n % 6 === 0),
+    );
   } finally {
     await closeAll([s, l]);
   }
@@ -82,6 +124,12 @@ export async function history(ctx: Ctx): Promise<RunOutput> {
   const largePage = summarize(await timeRequests(server.url, largeToken!, pages(large)));
   const smallList = summarize(await timeRequests(server.url, smallToken!, lists()));
   const largeList = summarize(await timeRequests(server.url, largeToken!, lists()));
+  // What the large pages hold: messages as they are now, a third of them changed.
+  const newest = await fetch(`${server.url}/v1/conversations/${large}-peer/messages?limit=50`, {
+    headers: { Authorization: `Bearer ${largeToken}` },
+  });
+  const items = ((await newest.json()) as { messages: { edited?: string; reactions?: unknown[] }[] }).messages;
+  const changed = items.filter((m) => m.edited !== undefined || m.reactions !== undefined).length;
   return {
     metrics: {
       page100P50: smallPage.p50,
@@ -96,7 +144,7 @@ export async function history(ctx: Ctx): Promise<RunOutput> {
       listGrowth: largeList.p50 / smallList.p50,
     },
     samples: {},
-    notes: [],
+    notes: [`history: the large log's newest page holds ${changed} of ${items.length} messages edited or reacted to`],
   };
 }
 
