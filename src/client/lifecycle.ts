@@ -28,6 +28,7 @@ export interface SendOptions extends ChangeOptions {
 export abstract class MessageActions {
   protected abstract readonly api: Api;
   protected abstract queue(frame: OutgoingUserMsg): Outgoing;
+  abstract send(to: string, message: unknown, options?: SendOptions): Outgoing;
 
   /** A reply to the message `replyTo` (its server id, in the same conversation): `send` with that option. */
   reply(
@@ -36,14 +37,7 @@ export abstract class MessageActions {
     message: unknown,
     options: ChangeOptions & { content?: "TEXT_MESSAGE" | "FILE_MESSAGE" } = {},
   ): Outgoing {
-    const frame: OutgoingUserMsg = {
-      id: options.id ?? crypto.randomUUID(),
-      to,
-      type: "USER_MSG",
-      content: options.content ?? "TEXT_MESSAGE",
-      message,
-    };
-    return this.queue({ ...frame, replyTo });
+    return this.send(to, message, { ...options, replyTo });
   }
 
   /** Edits one of the user's messages (`ref`, its server id) to `message`; everyone in the conversation gets an `edit` event. */
