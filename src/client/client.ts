@@ -16,15 +16,7 @@
 import type { ConnectionIdFrame, GroupRole } from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
-import {
-  browserNetwork,
-  Connection,
-  DEFAULT_HEARTBEAT,
-  type HeartbeatOptions,
-  type NetworkSignal,
-  type TokenSource,
-  type WebSocketConstructor,
-} from "./connection.ts";
+import { browserNetwork, Connection, DEFAULT_HEARTBEAT, type WebSocketConstructor } from "./connection.ts";
 import { ResumeCursor } from "./cursor.ts";
 import { Emitter, type Listener } from "./emitter.ts";
 import type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
@@ -32,6 +24,7 @@ import type { FilePayload } from "./file.ts";
 import { type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
 import { changed, MessageActions, type SendOptions } from "./lifecycle.ts";
+import type { ClientOptions, ConnectOptions } from "./options.ts";
 import { Outbox, type Outgoing } from "./outbox.ts";
 import { Pacer } from "./pacer.ts";
 import { PresenceWatch } from "./presence.ts";
@@ -41,42 +34,6 @@ import { isTransient, Resend } from "./resend.ts";
 import { Tokens } from "./tokens.ts";
 import { TypingSender, TypingWatch } from "./typing.ts";
 import { UnreadCounts } from "./unread.ts";
-
-export interface ClientOptions {
-  /** The server's origin, e.g. `https://chat.example.com` (http(s) or ws(s)); the client connects to its `/ws` and calls its `/v1`. */
-  url: string;
-  /**
-   * A token, or a function returning a fresh one; it is called before every
-   * connection attempt, and for HTTP calls once the latest token has less
-   * than 30 s left (or the server refused it).
-   */
-  token: TokenSource;
-  /**
-   * The `seq` to resume after, e.g. `lastSeq` as the app stored it; 0 replays
-   * the whole retained log. Omitted, the first connection takes only the
-   * server's offline queue, as clients of the original docs do.
-   */
-  since?: number;
-  backoff?: Partial<BackoffOptions>;
-  heartbeat?: Partial<HeartbeatOptions>;
-  /** Defaults to the global WebSocket (browsers, Node 22+). */
-  WebSocket?: WebSocketConstructor;
-  /** Online/offline events; defaults to `window` in a browser, none elsewhere. */
-  network?: NetworkSignal | null;
-  /** Defaults to the global fetch (browsers, Node 22+). */
-  fetch?: FetchLike;
-  /** The server's MAX_MESSAGE_BYTES (default 64 KiB): a bigger message is refused at once instead of sent. */
-  maxMessageBytes?: number;
-}
-
-export interface ConnectOptions {
-  /**
-   * Resume after this seq instead of the constructor's `since`, e.g. the
-   * newest `lastSeq` of a conversation list fetched first: frames at or
-   * below it are not replayed. It never moves the position back.
-   */
-  since?: number;
-}
 
 /** CONNECTION_ID's body; `limits` is absent from a server before v3. */
 type Hello = Omit<ConnectionIdFrame["message"], "limits"> & Partial<Pick<ConnectionIdFrame["message"], "limits">>;

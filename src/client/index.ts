@@ -44,7 +44,7 @@ export {
   type SystemConversation,
 } from "./api.ts";
 export type { BackoffOptions } from "./backoff.ts";
-export { type ClientOptions, type ConnectOptions, LunarLoomClient } from "./client.ts";
+export { LunarLoomClient } from "./client.ts";
 export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor, WebSocketLike } from "./connection.ts";
 export type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
@@ -57,6 +57,7 @@ export {
 } from "./frames.ts";
 export type { Group, GroupMember, NewGroup } from "./groups.ts";
 export type { ChangeOptions, SendOptions } from "./lifecycle.ts";
+export type { ClientOptions, ConnectOptions } from "./options.ts";
 export { type Ack, type Outgoing, SendError } from "./outbox.ts";
 export { MAX_WATCHED, type PresenceChange } from "./presence.ts";
 export type { TypingChange } from "./typing.ts";
