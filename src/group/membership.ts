@@ -8,7 +8,7 @@
 import { groupEventText, isoSecond } from "../protocol/build.ts";
 import { type GroupEvent, type GroupRole, SYSTEM } from "../protocol/frames.ts";
 import type { Group } from "./context.ts";
-import { type GroupResult, NOT_FOUND, refuse, view } from "./view.ts";
+import { CANNOT_ADD, type GroupResult, NOT_FOUND, refuse, view } from "./view.ts";
 
 export interface NewGroup {
   /** Who creates it: a user (then its first admin), or `system`. */
@@ -56,10 +56,11 @@ export function rename(g: Group, actor: string, name: string, now: number): Grou
   return ok(g);
 }
 
-export function add(g: Group, actor: string, user: string, role: GroupRole, now: number): GroupResult {
+export function add(g: Group, actor: string, user: string, role: GroupRole, refused: boolean, now: number): GroupResult {
   const denied = needAdmin(g, actor);
   if (denied) return denied;
   if (g.members.get(user)) return refuse(409, "already_member", `${user} is already a member`);
+  if (refused) return refuse(403, "forbidden", CANNOT_ADD);
   if (g.members.count() >= g.config.maxGroupMembers) {
     return refuse(409, "group_full", `a group has at most ${g.config.maxGroupMembers} members (MAX_GROUP_MEMBERS)`);
   }

@@ -59,8 +59,9 @@ export class GroupObject extends DurableObject<Env> {
     return this.change(() => membership.rename(this.group, actor, name, Date.now()));
   }
 
-  addMember(actor: string, user: string, role: GroupRole): GroupResult {
-    return this.change(() => membership.add(this.group, actor, user, role, Date.now()));
+  /** `refused`: the user blocks the actor (the routes asked them); the group's own checks answer first. */
+  addMember(actor: string, user: string, role: GroupRole, refused = false): GroupResult {
+    return this.change(() => membership.add(this.group, actor, user, role, refused, Date.now()));
   }
 
   setRole(actor: string, user: string, role: GroupRole): GroupResult {

@@ -34,6 +34,9 @@ export function refuse(status: Refusal["status"], error: string, reason: string)
   return { ok: false, status, error, reason };
 }
 
+/** The refusal of an add that a block forbids: it must not say why (PROTOCOL.md, Blocking). */
+export const CANNOT_ADD = "you cannot add this user";
+
 /** The same answer for "no such group" and "not yours to see": no group's existence leaks. */
 export const NOT_FOUND = (): GroupResult => refuse(404, "not_found", "no such group");
 

@@ -13,6 +13,7 @@ import { MAX_ID_LENGTH, readConfig } from "../config.ts";
 import { errorMessage, logEvent } from "../logging.ts";
 import { admin, apiKeyAuth } from "./admin.ts";
 import { userAuth } from "./auth.ts";
+import { blocks } from "./blocks.ts";
 import { conversations } from "./conversations.ts";
 import { docs } from "./docs.ts";
 import { httpError } from "./errors.ts";
@@ -45,10 +46,11 @@ app.use("/v1/*", async (c, next) =>
   })(c, next),
 );
 
-for (const path of ["/v1/conversations", "/v1/groups"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
+for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);
+app.route("/v1/blocks", blocks);
 app.route("/v1/admin", admin);
 app.route("/v1/docs", docs);
 

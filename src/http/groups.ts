@@ -4,7 +4,7 @@
  * or a refusal. The server API (admin.ts) calls the same objects as `system`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { GroupResult } from "../group/view.ts";
+import { CANNOT_ADD, type GroupResult } from "../group/view.ts";
 import { httpError, typed } from "./errors.ts";
 import { router } from "./router.ts";
 import { body, errors, GroupName, Identity, json, Role } from "./schemas.ts";
@@ -63,6 +63,15 @@ export function notAGroup<R>(id: string): R | null {
 }
 
 export const MAX_IDEMPOTENCY_KEY = 255;
+
+/**
+ * Whether any of `users` blocks `actor`, who then may not add them (PROTOCOL.md,
+ * Blocking). Asked of the users' own objects, where blocks live; the server
+ * API does not ask (it is not bound by blocks).
+ */
+async function blockedBy(env: Env, actor: string, users: string[]): Promise<boolean> {
+  return (await Promise.all(users.map((user) => env.USERS.getByName(user).blocks(actor)))).some(Boolean);
+}
 
 const create = createRoute({
   method: "post",
@@ -127,6 +136,7 @@ export const groups = router()
     const { name, members } = c.req.valid("json");
     const key = c.req.valid("header")["idempotency-key"] ?? null;
     const others = [...new Set(members)].filter((u) => u !== me);
+    if (await blockedBy(c.env, me, others)) return typed<never>(httpError(403, "forbidden", CANNOT_ADD));
     const id = await groupIdFor(me, key);
     const result = await c.env.GROUPS.getByName(id).create({
       actor: me,
@@ -147,7 +157,8 @@ export const groups = router()
   .openapi(addMember, async (c) => {
     const { id } = c.req.valid("param");
     const { user, role } = c.req.valid("json");
-    return notAGroup(id) ?? respond(await c.env.GROUPS.getByName(id).addMember(c.get("user"), user, role));
+    const refused = await blockedBy(c.env, c.get("user"), [user]);
+    return notAGroup(id) ?? respond(await c.env.GROUPS.getByName(id).addMember(c.get("user"), user, role, refused));
   })
   .openapi(setRole, async (c) => {
     const { id, user } = c.req.valid("param");

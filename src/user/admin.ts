@@ -59,5 +59,6 @@ export async function erase(u: User): Promise<void> {
   await u.ctx.storage.deleteAlarm();
   await u.ctx.storage.deleteAll();
   u.db.forget();
+  u.blocks.forget();
   u.alarm.fired();
 }

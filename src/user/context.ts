@@ -7,6 +7,7 @@
 import type { Alarm } from "../alarm.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
+import type { Blocks } from "./blocks.ts";
 import type { Conversations } from "./conversations.ts";
 import type { UserLog } from "./log.ts";
 import type { Outbox } from "./outbox.ts";
@@ -21,6 +22,8 @@ export interface User {
   readonly db: Db;
   readonly log: UserLog;
   readonly conversations: Conversations;
+  /** Whom the user blocks: read on every frame that reaches the object. */
+  readonly blocks: Blocks;
   readonly sockets: Sockets;
   readonly outbox: Outbox;
   readonly alarm: Alarm;

@@ -10,6 +10,7 @@ import { errorMessage, logEvent } from "../logging.ts";
 import { withSeq } from "../protocol/build.ts";
 import type { ReceiptFrame } from "../protocol/frames.ts";
 import { offlineEvent, type QueuedEvent } from "../webhooks/events.ts";
+import { withheld } from "./blocks.ts";
 import type { User } from "./context.ts";
 import { conversationOf } from "./conversations.ts";
 import { learn } from "./groups.ts";
@@ -20,6 +21,7 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
   const sockets = u.sockets.live(now);
   const offline: QueuedEvent[] = [];
   for (const envelope of envelopes) {
+    if (withheld(u, envelope)) continue;
     const own = envelope.sender === u.me;
     const queued = sockets.length === 0 && !own;
     const seq = u.log.append(envelope, queued, now, u.config.logMaxRows);
@@ -44,8 +46,13 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
   }
 }
 
-/** Frames for the sockets open now and no one else: not logged, not queued (a group's receipts, ephemeral events). */
-export function live(u: User, frames: string[], now: number): void {
+/**
+ * Frames for the sockets open now and no one else: not logged, not queued (a
+ * group's receipts, ephemeral events). A blocked user's direct ones (`from`)
+ * are dropped; a group's come without `from`: the group is shared.
+ */
+export function live(u: User, frames: string[], from: string | undefined, now: number): void {
+  if (from !== undefined && u.blocks.has(from)) return;
   const sockets = u.sockets.live(now);
   for (const text of frames) for (const ws of sockets) u.sockets.hand(ws, text, now);
 }

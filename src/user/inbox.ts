@@ -12,6 +12,7 @@ import { errorMessage, logEvent } from "../logging.ts";
 import { errorFrame, isoSecond, receivedAck } from "../protocol/build.ts";
 import type { ClientFrame } from "../protocol/frames.ts";
 import { frameRef, type Limits, ProtocolError, parseClientFrame } from "../protocol/parse.ts";
+import { refuseBlocked } from "./blocks.ts";
 import type { User } from "./context.ts";
 import { Holdback } from "./holdback.ts";
 import { subscribe } from "./presence.ts";
@@ -115,6 +116,8 @@ export class Inbox {
           this.u.ctx.waitUntil(refresh(this.u, ws, frame));
           return null;
         case "USER_MSG": {
+          // The user's own blocks bind their sockets; the server API's sendAs is not bound by them.
+          refuseBlocked(this.u, frame);
           // A savepoint per frame: a frame that fails leaves nothing behind in the batch's commit.
           const sent = this.u.db.atomically(() => send(this.u, frame, now, ws));
           // A lost ack is harmless: the client resends the same id and gets this answer again.

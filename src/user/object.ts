@@ -21,6 +21,7 @@ import { isGroupId, type PresenceStatus, type SendFrame } from "../protocol/fram
 import { ProtocolError } from "../protocol/parse.ts";
 import { SAFETY_NET_MS, withOneRetry } from "../retry.ts";
 import { disconnect, erase, groupsOf, notice } from "./admin.ts";
+import { Blocks, block, unblock } from "./blocks.ts";
 import { connect } from "./connect.ts";
 import type { User } from "./context.ts";
 import { Conversations } from "./conversations.ts";
@@ -66,6 +67,7 @@ export class UserObject extends DurableObject<Env> {
       db,
       log: new UserLog(db, me, conversations),
       conversations,
+      blocks: new Blocks(db),
       sockets: new Sockets(ctx),
       outbox: new Outbox(db, alarm, transport),
       alarm,
@@ -91,9 +93,9 @@ export class UserObject extends DurableObject<Env> {
     deliver(this.user, envelopes, now);
   }
 
-  /** RPC: frames for the sockets open now, not stored (a group's receipts, ephemeral events). */
-  live(frames: string[]): void {
-    live(this.user, frames, Date.now());
+  /** RPC: frames for the sockets open now, not stored (a group's receipts, ephemeral events); `from` for a user's direct ones. */
+  live(frames: string[], from?: string): void {
+    live(this.user, frames, from, Date.now());
   }
 
   /** GET /v1/conversations, for this user: the response body. */
@@ -109,6 +111,26 @@ export class UserObject extends DurableObject<Env> {
   /** DELETE /v1/conversations/<id>/messages/<server id>, for this user: false if there is no such message there. */
   hide(conversation: string, id: string): boolean {
     return this.user.db.exists && this.user.db.atomically(() => hide(this.user, conversation, id, Date.now()));
+  }
+
+  /** PUT /v1/blocks/<user>, for this user. */
+  block(user: string): void {
+    this.user.db.atomically(() => block(this.user, user, Date.now()));
+  }
+
+  /** DELETE /v1/blocks/<user>, for this user. */
+  unblock(user: string): void {
+    this.user.db.atomically(() => unblock(this.user, user, Date.now()));
+  }
+
+  /** GET /v1/blocks, for this user. */
+  blocked(): { user: string; since: string }[] {
+    return this.user.blocks.list();
+  }
+
+  /** RPC from the group routes: whether this user blocks `user` (who then cannot add them to a group). */
+  blocks(user: string): boolean {
+    return this.user.blocks.has(user);
   }
 
   /** RPC from the webhook consumer: whether a message this user holds was deleted for everyone (its payload must not go out). */

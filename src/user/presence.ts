@@ -7,6 +7,8 @@
  * and last-socket-close transitions, so five tabs closing one by one are one
  * `offline`. A watcher whose sockets no longer watch says so, and is dropped;
  * one that vanished expires. `lastSeen` is one write per offline transition.
+ * Blocks cut presence both ways (PROTOCOL.md, Blocking): a user this user
+ * blocks is neither watched nor told, as if the two shared nothing.
  */
 import { errorMessage, logEvent } from "../logging.ts";
 import { isoSecond, presenceText } from "../protocol/build.ts";
@@ -41,7 +43,7 @@ function groups(u: User): string[] {
 export async function subscribe(u: User, ws: WebSocket, req: PresenceSubscribeRequest): Promise<void> {
   const { connectionId } = u.sockets.attachment(ws);
   const mine = groups(u);
-  const users = req.users.filter((user) => user !== u.me);
+  const users = req.users.filter((user) => user !== u.me && !u.blocks.has(user));
   const answers = await Promise.all(
     users.map((user) =>
       u.env.USERS.getByName(user)
@@ -65,6 +67,7 @@ export async function subscribe(u: User, ws: WebSocket, req: PresenceSubscribeRe
 
 /** RPC from a watcher: registers it if the two share a conversation, and answers this user's status; null if not. */
 export function watch(u: User, watcher: string, watcherGroups: string[], watcherTalksWithMe: boolean, now: number): PresenceStatus | null {
+  if (u.blocks.has(watcher)) return null;
   const mine = new Set(groups(u));
   const shared = watcherTalksWithMe || talksWith(u, watcher) || watcherGroups.some((g) => mine.has(g));
   if (!shared) return null;
@@ -78,7 +81,7 @@ export function watch(u: User, watcher: string, watcherGroups: string[], watcher
 
 /** RPC from a watched user: hands its new status to the sockets watching it; false if none does any more. */
 export function changed(u: User, of: string, next: PresenceStatus, now: number): boolean {
-  if (!u.db.exists) return false;
+  if (!u.db.exists || u.blocks.has(of)) return false;
   const watching = new Set(
     u.db.sql
       .exec<{ connection_id: string }>("SELECT connection_id FROM watching WHERE user = ?", of)
@@ -96,7 +99,8 @@ export function announce(u: User, next: PresenceStatus, now: number): void {
   // A read, and a write only when something expired: a reconnect with no watchers commits nothing.
   const rows = u.db.sql.exec<{ watcher: string; expires: number }>("SELECT watcher, expires FROM watchers").toArray();
   if (rows.some((r) => r.expires < now)) u.db.sql.exec("DELETE FROM watchers WHERE expires < ?", now);
-  for (const { watcher } of rows.filter((r) => r.expires >= now)) {
+  // A watcher registered before this user blocked it hears nothing more.
+  for (const { watcher } of rows.filter((r) => r.expires >= now && !u.blocks.has(r.watcher))) {
     u.ctx.waitUntil(
       u.env.USERS.getByName(watcher)
         .presenceChanged(u.me, next)

@@ -20,6 +20,8 @@ export function receipt(u: User, ws: WebSocket, req: ReceiptRequest, now: number
   if (isGroupId(target.recipient)) return groupReceipt(u, ws, req, target, now);
   if (target.recipient !== u.me) throw new ProtocolError("FORBIDDEN", "only a message's recipient can acknowledge it");
   if (req.content === "MESSAGE_READ") u.conversations.read(target.conversation, target.seq);
+  // To a user this user blocks: dropped (PROTOCOL.md, Blocking); the user's own readUpTo still moves.
+  if (u.blocks.has(target.sender)) return null;
   if (!recordReceipt(u, req.messageId, req.content, now)) return null;
   const id = crypto.randomUUID();
   const envelope: Envelope = {

@@ -167,4 +167,11 @@ export const MIGRATIONS: readonly Migration[] = [
      key TEXT NOT NULL,
      PRIMARY KEY (message, user, key)
    );`,
+  // Blocks (PROTOCOL.md, Blocking): whom this user blocks and since when.
+  // The user object enforces them on every frame that reaches it, from a set
+  // read once per wake (user/blocks.ts), so the table is read, not scanned.
+  `CREATE TABLE blocks (
+     user TEXT PRIMARY KEY,
+     since INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];

@@ -23,7 +23,8 @@ export class Typing {
   send(req: TypingRequest, now: number): void {
     const u = this.u;
     if (isGroupId(req.to) && !isMember(u, req.to)) throw new ProtocolError("FORBIDDEN", "you are not a member of this group", req.id);
-    if (req.to === u.me) return;
+    // To a user this user blocks: dropped (PROTOCOL.md, Blocking).
+    if (req.to === u.me || u.blocks.has(req.to)) return;
     if (req.typing) {
       if (now - (this.forwarded.get(req.to) ?? Number.NEGATIVE_INFINITY) < THROTTLE_MS) return;
       this.forwarded.set(req.to, now);
@@ -31,7 +32,7 @@ export class Typing {
       this.forwarded.delete(req.to);
     }
     const frame = typingText(u.me, req.to, req.typing, now);
-    const sent = isGroupId(req.to) ? u.env.GROUPS.getByName(req.to).typing(u.me, frame) : u.env.USERS.getByName(req.to).live([frame]);
+    const sent = isGroupId(req.to) ? u.env.GROUPS.getByName(req.to).typing(u.me, frame) : u.env.USERS.getByName(req.to).live([frame], u.me);
     // Ephemeral: a failed hop is a lost "typing…", which the next one replaces.
     u.ctx.waitUntil(sent.catch((err: unknown) => logEvent("info", "typing_dropped", { user: u.me, to: req.to, error: errorMessage(err) })));
   }
