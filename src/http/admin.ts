@@ -195,8 +195,8 @@ admin
   })
   .openapi(conversations, async (c) => {
     const { user } = c.req.valid("param");
-    const { limit, before } = c.req.valid("query");
-    return jsonText<z.infer<typeof ConversationList>>(await c.env.USERS.getByName(user).conversations(before ?? null, limit));
+    const { limit, before, archived } = c.req.valid("query");
+    return jsonText<z.infer<typeof ConversationList>>(await c.env.USERS.getByName(user).conversations(before ?? null, limit, archived));
   })
   .openapi(history, async (c) => {
     const { user, id } = c.req.valid("param");

@@ -14,7 +14,8 @@ export type AppEnv = { Bindings: Env; Variables: UserVariables };
 export const validationHook: Hook<any, any, any, any> = (result) => {
   if (result.success) return;
   const issue = result.error.issues[0];
-  const path = issue?.path.map(String) ?? [];
+  // An unknown field (a strict object's) is named by the issue's keys, not its path.
+  const path = issue?.code === "unrecognized_keys" ? [...issue.path.map(String), issue.keys[0]!] : (issue?.path.map(String) ?? []);
   const field = path[0] ?? result.target;
   return httpError(400, `bad_${field.replace(/\W+/g, "_")}`, `${path.join(".") || field}: ${issue?.message ?? "invalid"}`);
 };

@@ -50,6 +50,9 @@ interface Row extends Record<string, SqlStorageValue> {
   peer_delivered_up_to: number;
   peer_read_up_to: number;
   updated: number;
+  muted_until: number | null;
+  pinned: number;
+  archived: number;
   frame: string | null;
 }
 
@@ -74,17 +77,24 @@ export class Conversations {
     private readonly me: string,
   ) {}
 
-  /** A history frame was logged at `seq`: its conversation moves to the top; an incoming message adds one unread. */
+  /**
+   * A history frame was logged at `seq`: its conversation moves to the top; an
+   * incoming message adds one unread; a message or notice (either party's)
+   * takes an archived conversation out of the archive unless it is muted.
+   */
   logged(conversation: string, e: Envelope, seq: number, now: number): void {
     const incoming = e.type === "USER_MSG" && e.sender !== this.me ? 1 : 0;
+    const message = e.type === "USER_MSG" || e.type === "NOTICE" ? 1 : 0;
     this.db.write.exec(
-      `INSERT INTO conversations (id, kind, last_seq, unread, updated) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread, updated = excluded.updated`,
+      `INSERT INTO conversations (id, kind, last_seq, unread, updated) VALUES (?1, ?2, ?3, ?4, ?5)
+       ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread, updated = excluded.updated,
+         archived = CASE WHEN ?6 AND (muted_until IS NULL OR muted_until <= ?5) THEN 0 ELSE archived END`,
       conversation,
       kindOf(conversation),
       seq,
       incoming,
       now,
+      message,
     );
   }
 
@@ -142,21 +152,47 @@ export class Conversations {
     );
   }
 
-  /** The response body of GET /v1/conversations: newest activity first, `before` a cursor from an earlier page's `next`. */
-  list(before: number | null, limit: number): string {
+  /**
+   * The response body of GET /v1/conversations: newest activity first,
+   * `before` a cursor from an earlier page's `next`; the archived ones only
+   * when `archived`, else the others. The total `unread` leaves out muted
+   * conversations (until their `mutedUntil`), archived or not.
+   */
+  list(before: number | null, limit: number, archived: boolean, now: number): string {
     if (!this.db.exists) return '{"conversations":[],"unread":0,"next":null}';
     const rows = this.db.sql
       .exec<WithState<Row>>(
         `SELECT c.*, l.frame, ${STATE_COLUMNS} FROM conversations c LEFT JOIN log l ON l.seq = c.last_seq AND l.${HISTORY} ${STATE}
-         WHERE c.last_seq < ? ORDER BY c.last_seq DESC LIMIT ?`,
+         WHERE c.last_seq < ? AND c.archived = ? ORDER BY c.last_seq DESC LIMIT ?`,
         before ?? Number.MAX_SAFE_INTEGER,
+        archived ? 1 : 0,
         limit + 1,
       )
       .toArray();
     const page = rows.slice(0, limit);
     const next = rows.length > limit ? str(String(page.at(-1)!.last_seq)) : "null";
-    const unread = this.db.sql.exec<{ n: number }>("SELECT coalesce(sum(unread), 0) AS n FROM conversations").one().n;
-    return `{"conversations":[${page.map((r) => this.render(r)).join(",")}],"unread":${unread},"next":${next}}`;
+    const unread = this.db.sql
+      .exec<{ n: number }>("SELECT coalesce(sum(unread), 0) AS n FROM conversations WHERE muted_until IS NULL OR muted_until <= ?", now)
+      .one().n;
+    return `{"conversations":[${page.map((r) => this.render(r, now)).join(",")}],"unread":${unread},"next":${next}}`;
+  }
+
+  /** One conversation as the list shows it, or null if the user has no such conversation. */
+  one(id: string, now: number): string | null {
+    if (!this.db.exists) return null;
+    const row = this.db.sql
+      .exec<WithState<Row>>(
+        `SELECT c.*, l.frame, ${STATE_COLUMNS} FROM conversations c LEFT JOIN log l ON l.seq = c.last_seq AND l.${HISTORY} ${STATE}
+         WHERE c.id = ?`,
+        id,
+      )
+      .toArray()[0];
+    return row ? this.render(row, now) : null;
+  }
+
+  /** Whether the user muted this conversation until after `now` (no message.offline webhook for it). */
+  muted(id: string, now: number): boolean {
+    return this.db.sql.exec("SELECT 1 FROM conversations WHERE id = ? AND muted_until > ?", id, now).toArray().length > 0;
   }
 
   /**
@@ -196,7 +232,7 @@ export class Conversations {
     return `{"messages":[${frames.join(",")}],"next":${next}}`;
   }
 
-  private render(r: WithState<Row>): string {
+  private render(r: WithState<Row>, at: number): string {
     const parts = [
       `"id":${str(r.id)}`,
       `"kind":${str(r.kind)}`,
@@ -207,6 +243,9 @@ export class Conversations {
       `"readUpTo":${r.read_up_to}`,
       ...(r.kind === "direct" ? [`"peerDeliveredUpTo":${r.peer_delivered_up_to}`, `"peerReadUpTo":${r.peer_read_up_to}`] : []),
       `"updated":${str(isoSecond(r.updated))}`,
+      `"mutedUntil":${r.muted_until !== null && r.muted_until > at ? str(isoSecond(r.muted_until)) : "null"}`,
+      `"pinned":${r.pinned === 1}`,
+      `"archived":${r.archived === 1}`,
     ];
     return `{${parts.join(",")}}`;
   }

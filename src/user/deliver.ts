@@ -27,7 +27,11 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
     const seq = u.log.append(envelope, queued, now, u.config.logMaxRows);
     if (seq === null) continue;
     if (queued && u.config.webhooks && (envelope.type === "USER_MSG" || envelope.type === "NOTICE")) {
-      offline.push(offlineEvent(u.me, conversationOf(u.me, envelope), envelope, u.config.webhooks.includeMessage, now));
+      const conversation = conversationOf(u.me, envelope);
+      // A muted conversation makes no push (until its mutedUntil).
+      if (!u.conversations.muted(conversation, now)) {
+        offline.push(offlineEvent(u.me, conversation, envelope, u.config.webhooks.includeMessage, now));
+      }
     }
     if (envelope.type === "ACK_MSG") peerReceipt(u, envelope);
     if (envelope.type === "GROUP_EVENT") learn(u, envelope);

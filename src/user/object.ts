@@ -31,6 +31,7 @@ import { hide } from "./hide.ts";
 import { Inbox } from "./inbox.ts";
 import { UserLog } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import { type ConversationPatch, updateConversation } from "./preferences.ts";
 import { announce, changed, forgetSocket, openSockets, watch, wentOffline } from "./presence.ts";
 import { RateLimiter } from "./rate.ts";
 import { pruneReceipts } from "./receipts.ts";
@@ -99,8 +100,13 @@ export class UserObject extends DurableObject<Env> {
   }
 
   /** GET /v1/conversations, for this user: the response body. */
-  conversations(before: number | null, limit: number): string {
-    return this.user.conversations.list(before, limit);
+  conversations(before: number | null, limit: number, archived = false): string {
+    return this.user.conversations.list(before, limit, archived, Date.now());
+  }
+
+  /** PATCH /v1/conversations/<id>, for this user: the conversation as listed, or null if there is no such conversation. */
+  updateConversation(id: string, patch: ConversationPatch): string | null {
+    return this.user.db.exists ? this.user.db.atomically(() => updateConversation(this.user, id, patch, Date.now())) : null;
   }
 
   /** GET /v1/conversations/<id>/messages, for this user: the response body. */

@@ -174,4 +174,9 @@ export const MIGRATIONS: readonly Migration[] = [
      user TEXT PRIMARY KEY,
      since INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Conversation settings (PROTOCOL.md, Blocking, reports and conversation
+  // settings): each user's own mute (until a time, ms), pin and archive.
+  `ALTER TABLE conversations ADD COLUMN muted_until INTEGER;
+   ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;`,
 ];
