@@ -6,7 +6,8 @@
  * message that was not deleted; only its sender edits it; its sender or an
  * admin deletes it, which erases its payload and its edits' in the group's
  * log before the delete is fanned out (members' objects erase their copies
- * when the delete reaches them).
+ * when the delete reaches them, and so do former members' that received the
+ * message).
  */
 import type { Envelope } from "../envelope.ts";
 import { ERASED_FRAME_SQL, payloadOf } from "../protocol/build.ts";
@@ -55,6 +56,7 @@ export function changed(g: Group, e: Envelope, now: number): void {
     g.db.sql.exec(`UPDATE frames SET frame = ${ERASED_FRAME_SQL} WHERE id = ?1 OR (ref = ?1 AND type = 'MESSAGE_EDIT')`, e.ref);
     g.db.sql.exec("UPDATE frames SET deleted = ? WHERE id = ?", now, e.ref);
     g.db.sql.exec("DELETE FROM reactions WHERE message = ?", e.ref);
+    g.members.owedErasure(g.log.byId(e.ref)!.gseq, g.log.byId(e.id)!.gseq);
   } else if (e.type === "REACTION") {
     setReaction(g.db.sql, e.ref, e.sender, reactionOf(e));
   }

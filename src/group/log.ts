@@ -122,6 +122,8 @@ export class GroupLog {
       )
       .toArray();
     for (const { id } of gone) this.db.sql.exec("DELETE FROM reactions WHERE message = ?", id);
+    // A former member's span that ends before the oldest frame left holds nothing a delete could name.
+    this.db.sql.exec("DELETE FROM former_spans WHERE until_gseq < coalesce((SELECT min(gseq) FROM frames), 9e18)");
     return this.db.sql.exec<{ t: number | null }>("SELECT min(created) AS t FROM frames").one().t;
   }
 }

@@ -63,4 +63,13 @@ export const GROUP_MIGRATIONS: readonly Migration[] = [
      key TEXT NOT NULL,
      PRIMARY KEY (message, user, key)
    ) WITHOUT ROWID;`,
+  // A former member's spans, kept after its object has them all: a delete for
+  // everyone of a message one of them held is fanned out to that member too.
+  `CREATE TABLE former_spans (
+     user TEXT NOT NULL,
+     from_gseq INTEGER NOT NULL,
+     until_gseq INTEGER NOT NULL,
+     PRIMARY KEY (user, from_gseq)
+   ) WITHOUT ROWID;
+   INSERT INTO former_spans SELECT user, from_gseq, until_gseq FROM spans WHERE until_gseq IS NOT NULL;`,
 ];

@@ -14,6 +14,7 @@ import { withheld } from "./blocks.ts";
 import type { User } from "./context.ts";
 import { conversationOf } from "./conversations.ts";
 import { learn } from "./groups.ts";
+import { namesHidden } from "./hide.ts";
 import { apply } from "./state.ts";
 
 export function deliver(u: User, envelopes: Envelope[], now: number): void {
@@ -21,7 +22,7 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
   const sockets = u.sockets.live(now);
   const offline: QueuedEvent[] = [];
   for (const envelope of envelopes) {
-    if (withheld(u, envelope)) continue;
+    if (withheld(u, envelope) || namesHidden(u, envelope)) continue;
     const own = envelope.sender === u.me;
     const queued = sockets.length === 0 && !own;
     const seq = u.log.append(envelope, queued, now, u.config.logMaxRows);

@@ -5,8 +5,10 @@
  * device (a SETTINGS_CHANGED frame tells them). The log row stays, typed
  * HIDDEN and with its payload erased: it still holds the client id of the
  * user's own send, so a late resend of that id is answered, not sent again.
- * The message's edits, delete and reactions go out of replay with it.
+ * The message's edits, delete and reactions go out of replay with it, and
+ * those that arrive later are neither logged nor handed to a socket.
  */
+import { type Envelope, isChange } from "../envelope.ts";
 import { ERASED_FRAME_SQL } from "../protocol/build.ts";
 import type { User } from "./context.ts";
 import { settingsChanged } from "./settings.ts";
@@ -26,8 +28,16 @@ export function hide(u: User, conversation: string, id: string, now: number): bo
      WHERE id = ?1 OR (ref = ?1 AND type IN ('MESSAGE_EDIT', 'MESSAGE_DELETE', 'REACTION'))`,
     id,
   );
+  // Its latest payload and reactions go too: a later delete for everyone finds nothing here to erase.
+  u.db.sql.exec("DELETE FROM message_state WHERE id = ?", id);
+  u.db.sql.exec("DELETE FROM reactions WHERE message = ?", id);
   if (unread) u.conversations.uncount(conversation, target.seq);
   u.conversations.hidden(conversation, target.seq);
   settingsChanged(u, { hidden: { conversation, message: id } }, now);
   return true;
+}
+
+/** An edit, delete or reaction of a message the user deleted for themself: it stays out of their log and sockets. */
+export function namesHidden(u: User, e: Envelope): boolean {
+  return isChange(e.type) && e.ref !== undefined && u.log.lookup(e.ref)?.type === "HIDDEN";
 }

@@ -7,8 +7,11 @@
  * log while a member is still owed it) is read row by row with
  * runInDurableObject, and the text is nowhere. `since` replays, history,
  * the server API's history read and a webhook retry return
- * `"message":null`. Not covered: copies a member removed from the group
- * before the delete holds (the delete is not sent to former members).
+ * `"message":null`. Members removed from the group (or who left) after the
+ * message reached them get the delete too, even while their object is
+ * down. A message the user deleted for themself leaves its latest payload
+ * nowhere, and later edits, reactions and a delete of it are neither handed
+ * to their sockets nor stored.
  */
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
@@ -16,7 +19,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index.ts";
 import { UserObject } from "../../src/user/object.ts";
 import type { QueuedEvent } from "../../src/webhooks/events.ts";
-import { apiJson, Client, createGroup, type Frame, uniqueUser, users } from "./helpers.ts";
+import { api, apiJson, Client, createGroup, type Frame, uniqueUser, users } from "./helpers.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -187,5 +190,83 @@ describe("delete for everyone erases", () => {
     expect(posted).toHaveLength(1);
     expect(posted[0]).not.toContain("SECRET");
     expect(JSON.parse(posted[0]!)).toMatchObject({ messageId: orig.message, message: null });
+  });
+
+  it("a group message from every table of members who were removed or left after it reached them", async () => {
+    const [john, rick, morty, beth, summer] = await users("john", "rick", "morty", "beth", "summer");
+    const id = await createGroup(john.user, [rick.user, morty.user, beth.user, summer.user]);
+    for (const c of [john, rick, morty, beth, summer]) await c.expect({ content: "GROUP_EVENT" });
+    const members = `/v1/groups/${encodeURIComponent(id)}/members`;
+    // summer leaves before the message: she never held it, so she gets nothing of it.
+    await apiJson(summer.user, "DELETE", `${members}/${summer.user}`);
+    await summer.expect({ content: "GROUP_EVENT", message: { event: "member_left" } });
+    const orig = await john.message(id, "SECRET-F1");
+    // john's own copy comes back in the group's order; his edit names it.
+    await vi.waitFor(async () => expect(await everything(user(john.user))).toContain(`"id":"${orig.message}"`));
+    const edited = await change(john, id, "MESSAGE_EDIT", orig.message, "SECRET-F2");
+    await change(morty, id, "REACTION", orig.message, { key: "👍", on: true });
+    for (const c of [rick, beth]) await c.expect({ content: "REACTION" });
+    // morty is removed, beth leaves: both hold the message and its edit.
+    await apiJson(john.user, "DELETE", `${members}/${morty.user}`);
+    await apiJson(beth.user, "DELETE", `${members}/${beth.user}`);
+    for (const c of [morty, beth]) await c.expect({ content: "GROUP_EVENT", message: { user: c.user } });
+    expect(await everything(user(morty.user))).toMatch(/SECRET-F2/);
+    // morty's object is down when the delete is sent: the group retries, as for a member.
+    const restore = await down(morty.user);
+    const del = await change(john, id, "MESSAGE_DELETE", orig.message);
+    await beth.expect({ id: del.message, content: "MESSAGE_DELETE", ref: orig.message });
+    expect(await everything(user(beth.user))).not.toMatch(/SECRET/);
+    restore();
+    await retryNow(env.GROUPS.getByName(id), "cursors");
+    await morty.expect({ id: del.message, content: "MESSAGE_DELETE", ref: orig.message });
+    for (const name of [john.user, rick.user, morty.user, beth.user]) expect(await everything(user(name))).not.toMatch(/SECRET/);
+    expect(await everything(env.GROUPS.getByName(id))).not.toMatch(/SECRET/);
+    for (const name of [morty.user, beth.user]) {
+      const page = await apiJson(name, "GET", `/v1/conversations/${encodeURIComponent(id)}/messages`);
+      expect(page.messages.find((m: Frame) => m.id === orig.message)).toMatchObject({ message: null, deleted: expect.any(String) });
+      expect(await adminHistory(name, id)).not.toMatch(/SECRET/);
+      const replay = await (await Client.connect(name, { since: 0 })).expectAll(
+        (f: Frame) => f.from === john.user && f.type === "USER_MSG",
+        3,
+      );
+      expect(replay.map((f) => [f.id, f.message])).toEqual([
+        [orig.message, null],
+        [edited.message, null],
+        [del.message, undefined],
+      ]);
+    }
+    // summer was never sent the message, so not its delete either; she is owed nothing.
+    await summer.expectNothingMore();
+    expect(await everything(user(summer.user))).not.toContain(orig.message);
+  });
+});
+
+describe("delete for me", () => {
+  it("leaves the latest payload nowhere, and later edits, reactions and a delete of it reach neither sockets nor tables", async () => {
+    const [john, rick] = await users("john", "rick");
+    const orig = await john.message(rick.user, "SECRET-H1");
+    await change(john, rick.user, "MESSAGE_EDIT", orig.message, "SECRET-H2");
+    await change(john, rick.user, "REACTION", orig.message, { key: "🎉", on: true });
+    await rick.expectAll({ from: john.user }, 3);
+    expect((await api(rick.user, "DELETE", `/v1/conversations/${john.user}/messages/${orig.message}`)).status).toBe(204);
+    await rick.expect({ content: "SETTINGS_CHANGED" });
+    expect(await everything(user(rick.user))).not.toMatch(/SECRET|🎉/);
+    // Later changes by john: acked to him as usual (he is not told), and nothing of them reaches rick.
+    await change(john, rick.user, "MESSAGE_EDIT", orig.message, "SECRET-H3");
+    await change(john, rick.user, "REACTION", orig.message, { key: "👀", on: true });
+    const marker = await john.message(rick.user, "after");
+    expect((await rick.expect({ from: john.user })).id).toBe(marker.message);
+    await rick.expectNothingMore();
+    expect(await everything(user(rick.user))).not.toMatch(/SECRET|👀/);
+    await change(john, rick.user, "MESSAGE_DELETE", orig.message);
+    await rick.expectNothingMore();
+    // The edit and reaction from before the hide are HIDDEN rows; nothing that came after it was logged.
+    const changes = await runInDurableObject(user(rick.user), (_o, state) =>
+      state.storage.sql.exec<{ type: string }>("SELECT type FROM log WHERE ref = ? ORDER BY seq", orig.message).toArray(),
+    );
+    expect(changes.map((r) => r.type)).toEqual(["HIDDEN", "HIDDEN"]);
+    const replay = await (await Client.connect(rick.user, { since: 0 })).take(2);
+    expect(replay.map((f) => f.content)).toEqual(["SETTINGS_CHANGED", "TEXT_MESSAGE"]);
+    expect(replay[1]!.id).toBe(marker.message);
   });
 });
