@@ -27,6 +27,8 @@ export interface Outgoing {
   readonly to: string;
   readonly content: UserContent;
   readonly message: unknown;
+  /** A reply's original (its server id). */
+  readonly replyTo?: string;
   readonly acked: Promise<Ack>;
 }
 
@@ -94,7 +96,8 @@ export class Outbox {
     // An app that never looks at `acked` must not crash on an unhandled rejection;
     // an app that awaits it still sees the error.
     acked.catch(() => {});
-    const outgoing: Outgoing = { id: frame.id, to: frame.to, content: frame.content, message: frame.message, acked };
+    const { id, to, content, message, replyTo } = frame;
+    const outgoing: Outgoing = { id, to, content, message, ...(replyTo === undefined ? {} : { replyTo }), acked };
     const text = JSON.stringify(frame);
     const bytes = text.length * 3 <= this.maxMessageBytes ? 0 : encoder.encode(text).length;
     if (bytes > this.maxMessageBytes) {

@@ -3,13 +3,15 @@
 // library, bundled to ./client.js from src/client by `npm run build:page`;
 // the page keeps a view model (model.js) and draws it (view.js for the open
 // conversation, bubble.js, sidebar.js, members.js), with the message box in
-// composer.js and read tracking in reading.js.
+// composer.js, read tracking in reading.js, and replies, edits, deletes and
+// reactions in actions.js (changes.js for the model).
 //
 // What it shows comes from the server, not from local storage: the sidebar
 // from GET /v1/conversations, each conversation from its history pages, a
 // group's members from GET /v1/groups/<id> and then its events. The socket
 // resumes after the newest seq the page has seen (kept per user in
 // localStorage) or the list shows, so a reload replays only what is new.
+import * as actions from "./actions.js";
 import { tick } from "./bubble.js";
 import { ApiError, conversationOf, LunarLoomClient, MAX_WATCHED } from "./client.js";
 import { Composer } from "./composer.js";
@@ -90,6 +92,15 @@ async function signIn(user) {
     error: (text) => {
       $("#chat-error").textContent = text;
     },
+  });
+  actions.listen({
+    client,
+    chats: () => chats,
+    listChanged: renderList,
+    error: (text) => {
+      $("#chat-error").textContent = text;
+    },
+    saw: () => saveSeq(client.lastSeq),
   });
   view.showScreen("list");
   let since = Number(localStorage.getItem(storedSeqKey(user)) ?? 0);

@@ -1,6 +1,8 @@
 // One item of a conversation as DOM: a message bubble (text with its links,
-// a file, the sender's name in a group, time and ticks), or a line about
+// a file, the sender's name in a group, time and ticks, and what actions.js
+// adds: a quoted reply, edited, deleted, reactions), or a line about
 // the group. Each item's element is kept on it (`msg.el`) while drawn.
+import { decorate } from "./actions.js";
 import { isFilePayload } from "./client.js";
 import { clock, describe, formatSize, linkified, plain } from "./format.js";
 
@@ -26,8 +28,7 @@ export function bubble(msg, me) {
   }
   const body = document.createElement("div");
   body.className = "body";
-  if (msg.content === "FILE_MESSAGE" && isFilePayload(msg.message)) body.append(...file(msg.message));
-  else body.append(...linkified(plain(msg.message)));
+  body.append(...content(msg));
   const meta = document.createElement("span");
   meta.className = "meta";
   const time = document.createElement("time");
@@ -35,8 +36,15 @@ export function bubble(msg, me) {
   time.textContent = clock(msg.time);
   meta.append(time);
   li.append(body, meta);
+  decorate(msg);
   if (msg.from === me) tick(msg);
   return li;
+}
+
+/** A message's payload as DOM: a file, or text with its links. */
+export function content(msg) {
+  if (msg.content === "FILE_MESSAGE" && isFilePayload(msg.message)) return file(msg.message);
+  return linkified(plain(msg.message));
 }
 
 /** A message's ticks, on its bubble if it is drawn. */

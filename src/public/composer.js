@@ -2,6 +2,7 @@
 // grows with its text; a draft stays with its conversation when the user
 // switches; typing is reported while the user writes and stopped 5 s after
 // the last keystroke, when the box is emptied, on sending and on switching.
+import { cancel, compose } from "./actions.js";
 import { filePayload, MAX_FILE_BYTES } from "./client.js";
 import { formatSize } from "./format.js";
 
@@ -42,6 +43,7 @@ export class Composer {
   /** Keeps the draft of the conversation being left, and stops saying the user types there. */
   leave(peer) {
     if (!peer) return;
+    cancel();
     this.deps.chats().chat(peer).draft = box().value;
     this.stopTyping(peer);
   }
@@ -65,7 +67,10 @@ export class Composer {
     this.fit();
     // The send itself tells the others the typing is over.
     clearTimeout(this.idle);
-    this.deps.sent(this.deps.client.send(current, text));
+    // A reply or an edit when the box is in that mode (actions.js).
+    const outgoing = compose(current, text);
+    if (outgoing) this.deps.sent(outgoing);
+    else this.stopTyping(current);
   }
 
   input() {

@@ -88,7 +88,11 @@ export function title(chat) {
 /** A message in one line, for the sidebar's preview. */
 export function summary(msg, me) {
   if (msg.content === "GROUP_EVENT") return describe(msg, me);
-  const text = isFilePayload(msg.message) ? `File: ${msg.message.name}` : plain(msg.message).replace(/\s+/g, " ");
+  const text = msg.deleted
+    ? "This message was deleted"
+    : isFilePayload(msg.message)
+      ? `File: ${msg.message.name}`
+      : plain(msg.message).replace(/\s+/g, " ");
   if (msg.from === me) return `You: ${text}`;
   return isMessage(msg) && msg.peer.startsWith("group:") ? `${msg.from}: ${text}` : text;
 }

@@ -27,6 +27,10 @@ const FROM_RECEIPT = { MESSAGE_DELIVERED: "delivered", MESSAGE_READ: "read" };
  * @property {"failed"|"pending"|"received"|"delivered"|"read"} [status] ticks, for our own messages
  * @property {string} [error] why a send failed
  * @property {HTMLElement} [el] its bubble, while one is on screen
+ * @property {string} [replyTo] the server id of the message it answers
+ * @property {string} [edited] when it was last edited (its `message` is the latest)
+ * @property {string} [deleted] when it was deleted for everyone (its `message` is null)
+ * @property {{key: string, count: number, me: boolean}[]} [reactions] in order of first use (changes.js keeps them)
  */
 
 /**
@@ -202,6 +206,7 @@ export class Chats {
       peer: outgoing.to,
       content: outgoing.content,
       message: outgoing.message,
+      replyTo: outgoing.replyTo,
       time: new Date().toISOString(),
       status: "pending",
     };
@@ -339,6 +344,8 @@ export class Chats {
     const status = frame.from === this.me && isMessage(frame) ? (FROM_STATUS[frame.status] ?? "received") : undefined;
     if (known) {
       if (status) raise(known, status);
+      // A history page or the list: the message as it is now.
+      if (frame.seq !== undefined) Object.assign(known, stateOf(frame));
       if (known.seq === undefined && frame.seq !== undefined) {
         // One of our sends, now with its place in the log: move it there.
         const chat = this.chat(known.peer);
@@ -357,9 +364,10 @@ export class Chats {
       from: frame.from,
       peer,
       content: frame.content,
-      message: frame.message,
       time: frame.time,
       status,
+      replyTo: frame.replyTo,
+      ...stateOf(frame),
     };
     this.byServerId.set(frame.id, msg);
     return msg;
@@ -369,6 +377,11 @@ export class Chats {
     chat.last = msg;
     chat.touched = ++this.touches;
   }
+}
+
+/** A message's payload and what happened to it since (history items carry edited, deleted and reactions). */
+function stateOf({ message, edited, deleted, reactions }) {
+  return { message, edited, deleted, reactions };
 }
 
 /** Where a message sorts: its seq, or for a send without one, the seq it was sent after. */

@@ -7,41 +7,27 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { launchChromium } from "./chromium.ts";
-import { type DevServer, ROOT, startDevServer } from "./devserver.ts";
+import { expect, it } from "vitest";
+import { ROOT } from "./devserver.ts";
+import { serverAndChromium } from "./pagetest.ts";
 
-let server: DevServer;
-let browser: Browser;
-
-beforeAll(async () => {
-  const [started, launched] = await Promise.allSettled([startDevServer(), launchChromium()]);
-  if (started.status === "fulfilled") server = started.value;
-  if (launched.status === "fulfilled") browser = launched.value.browser;
-  for (const r of [started, launched]) if (r.status === "rejected") throw r.reason;
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const setup = serverAndChromium();
 
 it("renders every /v1 route from this server alone, the conversations route among them", async () => {
-  const page = await browser.newPage();
+  const page = await setup.browser.newPage();
   const elsewhere: string[] = [];
   const loaded: string[] = [];
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.route("**/*", (route) => {
     const url = route.request().url();
-    if (url.startsWith(`${server.url}/`)) return route.continue();
+    if (url.startsWith(`${setup.server.url}/`)) return route.continue();
     elsewhere.push(url);
     return route.abort();
   });
   page.on("response", (res) => loaded.push(`${res.status()} ${new URL(res.url()).pathname}`));
 
-  await page.goto(`${server.url}/v1/docs`);
+  await page.goto(`${setup.server.url}/v1/docs`);
   const route = page.locator('.opblock-summary-path[data-path="/v1/conversations"]').first();
   await route.waitFor({ timeout: 30_000 });
   await route.click(); // expands it: the page is interactive, not only a list
