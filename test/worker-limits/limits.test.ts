@@ -5,7 +5,7 @@
  */
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Client, tokenFor, uniqueUser, upgrade } from "../worker/helpers.ts";
 
 const stub = (user: string) => env.USERS.getByName(user);
@@ -139,6 +139,10 @@ describe("retention", () => {
     const a = await Client.connect(uniqueUser("chatty"));
     const bob = uniqueUser("capped");
     for (let i = 0; i < 7; i++) await a.message(bob, i);
+    // Delivery runs after each ack: the seventh is in bob's log before the replay reads it.
+    const newest = () =>
+      runInDurableObject(env.USERS.getByName(bob), (_o, s) => s.storage.sql.exec<{ n: number }>("SELECT max(seq) AS n FROM log").one().n);
+    await vi.waitFor(async () => expect(await newest()).toBe(7));
     const replay = await (await Client.connect(bob, { since: 0 })).take(5);
     expect(replay.map((f) => [f.seq, f.message])).toEqual([
       [3, 2],
