@@ -58,6 +58,12 @@ export interface BenchOptions {
    * design card's storage class; default), or a plain class for reference.
    */
   floorStorage: "sqlite" | "plain";
+  /**
+   * What runs in the floor's place: the floor, or (`no-state`) this server
+   * built without its message state rows (snapshot.ts), for the A/B of what
+   * writing them costs.
+   */
+  against: "floor" | "no-state";
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -92,6 +98,7 @@ export const DEFAULTS: BenchOptions = {
   outDir: "bench-results",
   serverDir: null,
   floorStorage: "sqlite",
+  against: "floor",
 };
 
 /** A run that finishes in about a minute: for trying changes, not for docs/performance.md. */
@@ -156,6 +163,8 @@ ${NUMERIC.map((k) => `${`  --${kebab(k)}=N`.padEnd(26)}(BENCH_${snake(k)}, defau
   --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
   --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
   --floor-storage=S       (BENCH_FLOOR_STORAGE) the floor's object class: sqlite (default, as the server's) or plain
+  --against=W             (BENCH_AGAINST) what runs as "floor": floor (default), or no-state: the same server source
+                          built without message state rows (edits/deletes/reactions change no state), an A/B
 
 Every numeric option can also be set as BENCH_<NAME>; flags win over the environment.`;
 
@@ -168,6 +177,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     "out-dir": { type: "string" },
     "server-dir": { type: "string" },
     "floor-storage": { type: "string" },
+    against: { type: "string" },
     "profile-scenario": { type: "string" },
   };
   for (const k of NUMERIC) flagSpec[kebab(k)] = { type: "string" };
@@ -208,6 +218,11 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   if (fs) {
     if (fs !== "sqlite" && fs !== "plain") throw new Error("--floor-storage must be sqlite or plain");
     opts.floorStorage = fs;
+  }
+  const against = (values.against as string | undefined) ?? env.BENCH_AGAINST;
+  if (against) {
+    if (against !== "floor" && against !== "no-state") throw new Error("--against must be floor or no-state");
+    opts.against = against;
   }
   if (opts.rounds < 1) throw new Error("--rounds must be at least 1");
   if (opts.window < 1) throw new Error("--window must be at least 1");

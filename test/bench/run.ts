@@ -17,7 +17,7 @@ import { cpuDelta, sampleWorkerd } from "./proc.ts";
 import { type CpuProfile, type ModuleMap, profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
 import { resultsTable, SCENARIO_TITLES, TARGETS, targetsTable } from "./report.ts";
 import { type Ctx, connect, crash, drain, fanin, pairs, type RunOutput } from "./scenarios.ts";
-import { FLOOR_PATH, plainFloorToml, snapshotServer } from "./snapshot.ts";
+import { FLOOR_PATH, plainFloorToml, snapshotServer, snapshotWithoutMessageState } from "./snapshot.ts";
 import { aggregateRuns, evaluateTargets, type Metrics, ratios, type ScenarioMedians } from "./stats.ts";
 import { storm } from "./storm.ts";
 import { group, history, presence } from "./v2.ts";
@@ -46,8 +46,14 @@ mkdirSync(outDir, { recursive: true });
 
 const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"));
 process.once("exit", () => snapshot.cleanup());
-const floorConfig = join(snapshot.floorDir, "wrangler.toml");
-if (opts.floorStorage === "plain") writeFileSync(floorConfig, plainFloorToml(readFileSync(floorConfig, "utf8")));
+// `--against=no-state`: the same server without message state rows runs in the floor's place (an A/B).
+const variant =
+  opts.against === "no-state"
+    ? snapshotWithoutMessageState(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"))
+    : null;
+if (variant) process.once("exit", () => variant.cleanup());
+const floorConfig = variant ? variant.config : join(snapshot.floorDir, "wrangler.toml");
+if (opts.floorStorage === "plain" && !variant) writeFileSync(floorConfig, plainFloorToml(readFileSync(floorConfig, "utf8")));
 const live = new Set<DevServer>();
 /**
  * Starts a fresh server. Its persisted state (a temp dir; thousands of SQLite
@@ -277,7 +283,7 @@ async function bench(): Promise<void> {
     `\`${meta.command}\` on ${meta.machine}; Node ${meta.node}, wrangler ${meta.wrangler}, workerd ${meta.workerd}; commit ${meta.commit}${meta.srcDirty ? " with uncommitted changes in src/" : ""} (snapshot ${meta.snapshot}).`,
     `Load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")}. ${meta.durationS} s in all.`,
     `Each scenario ran ${opts.rounds}× server and floor alternately (A B A B …), each on a fresh \`wrangler dev\` with fresh persisted state; medians of the runs, except lost/duplicated/out-of-order/missing, which are the worst run.`,
-    `Floor: ${opts.floorStorage === "sqlite" ? "a SQLite-backed class, as the server's" : "a plain (non-SQLite) class"}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
+    `Floor: ${variant ? "**not the floor**: the same server source built without message state rows (`--against=no-state`), so server/floor is the A/B of writing them" : opts.floorStorage === "sqlite" ? "a SQLite-backed class, as the server's" : "a plain (non-SQLite) class"}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
     "",
     resultsTable(medians),
     "",

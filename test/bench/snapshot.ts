@@ -107,3 +107,24 @@ export function snapshotServer(root: string, floorDir: string, nodeModules = joi
     },
   };
 }
+
+/** Where the user's object applies a logged edit, delete or reaction to the message's state row. */
+const APPLY = "export function apply(u: User, e: Envelope): void {";
+
+/**
+ * The A/B's other side (`--against=no-state`): a snapshot of the same server
+ * whose user objects never write message state rows (src/user/state.ts's
+ * `apply` returns at once), so it differs from the server only by them.
+ * Built here, never in src/: production has no such switch.
+ */
+export function snapshotWithoutMessageState(root: string, floorDir: string, nodeModules?: string): Snapshot {
+  const snap = snapshotServer(root, floorDir, nodeModules);
+  const file = join(snap.dir, "src", "user", "state.ts");
+  const source = readFileSync(file, "utf8");
+  if (!source.includes(APPLY)) {
+    snap.cleanup();
+    throw new Error(`src/user/state.ts has no ${JSON.stringify(APPLY)}: the no-state variant needs updating`);
+  }
+  writeFileSync(file, source.replace(APPLY, `${APPLY}\n  if (u) return; // bench variant: no message state rows`));
+  return { ...snap, hash: `${snap.hash}-no-state` };
+}

@@ -6,10 +6,12 @@
  * functions only: no server is started here.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS, parseOptions, QUICK, SERVER_ONLY } from "../bench/options.ts";
 import { fmt, resultsTable, TARGETS, targetsTable } from "../bench/report.ts";
-import { plainFloorToml, raiseRateLimits } from "../bench/snapshot.ts";
+import { plainFloorToml, raiseRateLimits, snapshotWithoutMessageState } from "../bench/snapshot.ts";
 import {
   aggregateRuns,
   cdf,
@@ -220,6 +222,28 @@ describe("the floor's storage class", () => {
     expect(plain).toMatch(/^new_classes = \["FloorUser", "FloorGroup"\]$/m);
     expect(plain).not.toMatch(/^new_sqlite_classes/m);
     expect(() => plainFloorToml('name = "x"\n')).toThrow(/no new_sqlite_classes/);
+  });
+});
+
+describe("the no-state variant (--against=no-state)", () => {
+  it("runs in the floor's place only when asked", () => {
+    expect(parseOptions([], {}).against).toBe("floor");
+    expect(parseOptions(["--against=no-state"], {}).against).toBe("no-state");
+    expect(parseOptions([], { BENCH_AGAINST: "no-state" }).against).toBe("no-state");
+    expect(() => parseOptions(["--against=relay"], {})).toThrow(/floor or no-state/);
+  });
+  it("is this server's source with apply() returning at once, and nothing else changed", () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    const snap = snapshotWithoutMessageState(root, join(root, "test/bench/floor"));
+    try {
+      const original = readFileSync(join(root, "src/user/state.ts"), "utf8");
+      const patched = readFileSync(join(snap.dir, "src/user/state.ts"), "utf8");
+      expect(patched).toContain("void {\n  if (u) return; // bench variant");
+      expect(patched.replace("\n  if (u) return; // bench variant: no message state rows", "")).toBe(original);
+      expect(readFileSync(join(snap.dir, "src/user/deliver.ts"), "utf8")).toBe(readFileSync(join(root, "src/user/deliver.ts"), "utf8"));
+    } finally {
+      snap.cleanup();
+    }
   });
 });
 
