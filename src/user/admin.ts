@@ -60,5 +60,6 @@ export async function erase(u: User): Promise<void> {
   await u.ctx.storage.deleteAll();
   u.db.forget();
   u.blocks.forget();
+  u.outbox.forget();
   u.alarm.fired();
 }

@@ -186,6 +186,7 @@ export class UserObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const u = this.user;
     u.alarm.fired();
+    u.outbox.sweep();
     const now = Date.now();
     await Promise.all(u.outbox.recipients().map((r) => u.outbox.flush(r, now)));
     const cutoff = now - u.config.retentionMs;

@@ -8,6 +8,13 @@
  * recipient wait and go in the next call, so per-recipient order holds and a
  * burst costs a few round trips. A failing recipient is retried by alarm with
  * full-jitter backoff, and left alone until then, whoever asks.
+ *
+ * Delivered rows are removed with the object's next write rather than in a
+ * commit of their own: a commit is most of what a message costs (an fsync
+ * under `wrangler dev`), and a send or a delivery writes anyway. Until then
+ * the drain skips them by position; a crash before their removal redelivers
+ * them, which the recipient's dedupe by server id absorbs as it absorbs any
+ * retried batch. An object that stops writing removes them shortly after.
  */
 
 import type { Alarm } from "../alarm.ts";
@@ -34,8 +41,14 @@ interface OutboxRow extends Record<string, SqlStorageValue> {
   ref: string | null;
 }
 
+/** How long delivered rows may wait for another write before they are removed by themselves. */
+const SWEEP_DELAY_MS = 1_000;
+
 export class Outbox {
   private readonly flushing = new Map<string, Promise<void>>();
+  /** Per recipient, the last row delivered but not yet removed. */
+  private readonly delivered = new Map<string, number>();
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -45,6 +58,7 @@ export class Outbox {
 
   /** Queues a frame for its recipient; the caller flushes after its commit. */
   enqueue(e: Envelope): void {
+    this.sweep();
     this.db.write.exec(
       "INSERT INTO outbox (id, sender, recipient, type, frame, client_id, origin, ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       e.id,
@@ -71,8 +85,9 @@ export class Outbox {
   flush(recipient: string, now: number): Promise<void> {
     const running = this.flushing.get(recipient);
     if (running !== undefined) return running;
-    if ((this.retryDue(recipient) ?? 0) > now) return Promise.resolve();
-    const drain = this.drain(recipient).finally(() => this.flushing.delete(recipient));
+    const due = this.retryDue(recipient);
+    if ((due ?? 0) > now) return Promise.resolve();
+    const drain = this.drain(recipient, due !== null).finally(() => this.flushing.delete(recipient));
     this.flushing.set(recipient, drain);
     return drain;
   }
@@ -102,7 +117,24 @@ export class Outbox {
       .one().due;
   }
 
-  private async drain(recipient: string): Promise<void> {
+  /** Removes the rows delivered so far, in the caller's transaction. */
+  sweep(): void {
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const [recipient, upTo] of this.delivered) {
+      this.db.sql.exec("DELETE FROM outbox WHERE recipient = ? AND oid <= ?", recipient, upTo);
+    }
+    this.delivered.clear();
+  }
+
+  /** After the object's storage was erased: nothing delivered is left to remove. */
+  forget(): void {
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.delivered.clear();
+  }
+
+  private async drain(recipient: string, retrying: boolean): Promise<void> {
     for (;;) {
       const { envelopes, upTo } = this.pending(recipient);
       if (envelopes.length === 0) return;
@@ -117,8 +149,10 @@ export class Outbox {
         await this.alarm.wakeBy(due);
         return;
       }
-      this.db.sql.exec("DELETE FROM outbox WHERE recipient = ? AND oid <= ?", recipient, upTo);
-      this.db.sql.exec("DELETE FROM retries WHERE recipient = ?", recipient);
+      this.delivered.set(recipient, upTo);
+      this.sweepTimer ??= setTimeout(() => this.sweep(), SWEEP_DELAY_MS);
+      if (retrying) this.db.sql.exec("DELETE FROM retries WHERE recipient = ?", recipient);
+      retrying = false;
     }
   }
 
@@ -126,8 +160,9 @@ export class Outbox {
   private pending(recipient: string): { envelopes: Envelope[]; upTo: number } {
     const rows = this.db.sql
       .exec<OutboxRow>(
-        "SELECT oid, id, sender, recipient, type, frame, client_id, origin, ref FROM outbox WHERE recipient = ? ORDER BY oid LIMIT ?",
+        "SELECT oid, id, sender, recipient, type, frame, client_id, origin, ref FROM outbox WHERE recipient = ? AND oid > ? ORDER BY oid LIMIT ?",
         recipient,
+        this.delivered.get(recipient) ?? 0,
         BATCH_SIZE,
       )
       .toArray();
