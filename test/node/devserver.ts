@@ -72,6 +72,17 @@ async function portReleased(port: number, ms: number): Promise<void> {
 }
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  // Another process can take a free port between our probe and wrangler's bind (test runs in parallel): take new ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(opts);
+    } catch (err) {
+      if (opts.port !== undefined || attempt === 3 || !String(err).includes("Address already in use")) throw err;
+    }
+  }
+}
+
+async function launch(opts: DevServerOptions): Promise<DevServer> {
   if (opts.port !== undefined) await portReleased(opts.port, 10_000);
   const port = opts.port ?? (await freePort());
   const inspectorPort = await freePort();

@@ -191,7 +191,7 @@ describe("the outbox", () => {
     expect(await b.next()).toMatchObject({ id: ack.message, message: "eventually", seq: 1 });
     expect(await count(alice, "SELECT count(*) AS n FROM retries")).toBe(0);
     // The delivered row goes with alice's next write, or by itself shortly after.
-    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0));
+    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0), { timeout: 5_000 });
     // Running the alarm again sends nothing twice.
     await runDurableObjectAlarm(stub(alice));
     await b.expectNothingMore();
@@ -273,7 +273,7 @@ describe("the outbox", () => {
     const [a, b] = [await Client.connect(alice), await Client.connect(bob)];
     const ack = await a.message(bob, "once");
     expect(await b.next()).toMatchObject({ id: ack.message, seq: 1 });
-    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0));
+    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0), { timeout: 5_000 });
     // The row as it was before its removal, and an object that never knew it was delivered.
     const [row] = await runInDurableObject(stub(bob), (_o, state) =>
       state.storage.sql.exec<{ id: string; frame: string }>("SELECT id, frame FROM log").toArray(),
@@ -289,7 +289,7 @@ describe("the outbox", () => {
     );
     await evictDurableObject(stub(alice));
     expect(await runDurableObjectAlarm(stub(alice))).toBe(true);
-    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0));
+    await vi.waitFor(async () => expect(await count(alice, "SELECT count(*) AS n FROM outbox")).toBe(0), { timeout: 5_000 });
     await b.expectNothingMore();
     expect(await count(bob, "SELECT count(*) AS n FROM log")).toBe(1);
   });
