@@ -57,6 +57,8 @@ export interface Config {
   maxGroupMembers: number;
   /** How long a message stays editable (ms); Infinity when EDIT_WINDOW_SECONDS is 0 or unset. */
   editWindowMs: number;
+  /** Reports a user may file in 24 hours (REPORTS_PER_DAY); beyond, 429. */
+  reportsPerDay: number;
   /** Webhooks are produced only with both WEBHOOK_URL and WEBHOOK_SECRET. */
   webhooks: { includeMessage: boolean } | null;
   /** Whether /v1/docs serves the API reference (API_DOCS). */
@@ -183,6 +185,7 @@ export function readConfig(env: Vars): Config {
     maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
     maxGroupMembers: positiveNumber(env, "MAX_GROUP_MEMBERS", 256),
     editWindowMs: limitOrForever(env, "EDIT_WINDOW_SECONDS", Number.POSITIVE_INFINITY) * 1000,
+    reportsPerDay: positiveNumber(env, "REPORTS_PER_DAY", 20),
     webhooks: readWebhooks(env),
     apiDocs: onOff(env, "API_DOCS", true),
   };

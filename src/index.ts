@@ -15,6 +15,7 @@ import { consume } from "./webhooks/consumer.ts";
 import type { QueuedEvent } from "./webhooks/events.ts";
 
 export { GroupObject } from "./group/object.ts";
+export { ReportsObject } from "./moderation/object.ts";
 export { UserObject } from "./user/object.ts";
 
 export default {

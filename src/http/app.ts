@@ -18,6 +18,7 @@ import { conversations } from "./conversations.ts";
 import { docs } from "./docs.ts";
 import { httpError } from "./errors.ts";
 import { groups } from "./groups.ts";
+import { adminReports, reports } from "./reports.ts";
 import { router } from "./router.ts";
 
 export const app = router();
@@ -46,11 +47,13 @@ app.use("/v1/*", async (c, next) =>
   })(c, next),
 );
 
-for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
+for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);
 app.route("/v1/blocks", blocks);
+app.route("/v1/reports", reports);
+app.route("/v1/admin/reports", adminReports);
 app.route("/v1/admin", admin);
 app.route("/v1/docs", docs);
 

@@ -26,6 +26,7 @@ import { connect } from "./connect.ts";
 import type { User } from "./context.ts";
 import { Conversations } from "./conversations.ts";
 import { deliver, live } from "./deliver.ts";
+import { type Evidence, evidence } from "./evidence.ts";
 import { refused } from "./groups.ts";
 import { hide } from "./hide.ts";
 import { Inbox } from "./inbox.ts";
@@ -132,6 +133,11 @@ export class UserObject extends DurableObject<Env> {
   /** GET /v1/blocks, for this user. */
   blocked(): { user: string; since: string }[] {
     return this.user.blocks.list();
+  }
+
+  /** POST /v1/reports, by this user: the evidence from this user's log, or the refusal naming the field. */
+  evidence(conversation: string, messages: string[], user: string | null): Evidence {
+    return evidence(this.user, conversation, messages, user);
   }
 
   /** RPC from the group routes: whether this user blocks `user` (who then cannot add them to a group). */

@@ -52,3 +52,9 @@ export function offlineEvent(user: string, conversation: string, e: Envelope, in
   }
   return { id, body: `{${parts.join(",")}}` };
 }
+
+/** `report.created`: a user reported messages or a user; the report as the server API lists it, evidence included. */
+export function reportEvent(report: string, now: number): QueuedEvent {
+  const id = crypto.randomUUID();
+  return { id, body: `{"id":${str(id)},"type":"report.created","time":${str(isoSecond(now))},"report":${report}}` };
+}

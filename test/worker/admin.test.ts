@@ -283,6 +283,8 @@ describe("GET /v1/openapi.json", () => {
         "/v1/admin/groups/{id}/members",
         "/v1/admin/groups/{id}/members/{user}",
         "/v1/admin/messages",
+        "/v1/admin/reports",
+        "/v1/admin/reports/{id}/resolve",
         "/v1/admin/users/{user}",
         "/v1/admin/users/{user}/conversations",
         "/v1/admin/users/{user}/conversations/{id}/messages",
@@ -297,6 +299,7 @@ describe("GET /v1/openapi.json", () => {
         "/v1/groups/{id}",
         "/v1/groups/{id}/members",
         "/v1/groups/{id}/members/{user}",
+        "/v1/reports",
       ].sort(),
     );
     // The limit the validator enforces is the one documented.
