@@ -30,6 +30,10 @@ interface ConversationFields {
   /** The seq of the latest message the user reported read (0 until then). */
   readUpTo: number;
   updated: string;
+  /** The user's own settings (updateConversation): muted until then (null unless in the future), pinned, archived. */
+  mutedUntil: string | null;
+  pinned: boolean;
+  archived: boolean;
 }
 
 export interface DirectConversation extends ConversationFields {
@@ -70,6 +74,8 @@ export interface ConversationsQuery {
   before?: string;
   /** 1–200; the server's default is 50. */
   limit?: number;
+  /** true: only the archived conversations (which the list otherwise leaves out). */
+  archived?: boolean;
 }
 
 export interface HistoryQuery {
@@ -142,7 +148,8 @@ export class Api {
   }
 
   conversations(query: ConversationsQuery): Promise<ConversationPage> {
-    return this.call("/v1/conversations", { query: { before: query.before, limit: query.limit } }, isConversationPage);
+    const archived = query.archived ? "true" : undefined;
+    return this.call("/v1/conversations", { query: { before: query.before, limit: query.limit, archived } }, isConversationPage);
   }
 
   history(id: string, query: HistoryQuery): Promise<HistoryPage> {

@@ -12,6 +12,7 @@
  *   typing() / TYPING frames ─▶ TypingSender / TypingWatch ─▶ typing events (live only)
  *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
  *   reply() / edit() / react() / deleteForEveryone() ─▶ Outbox (as send()); their frames ─▶ edit / delete / reaction events
+ *   block() / report() / updateConversation() ─▶ /v1/blocks, /v1/reports, PATCH /v1/conversations/<id> (safety.ts)
  */
 import type { ConnectionIdFrame, GroupRole } from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
@@ -23,7 +24,7 @@ import type { ClientEvents, ConnectionState, Refusal, ServerError } from "./even
 import type { FilePayload } from "./file.ts";
 import { type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
-import { changed, MessageActions, type SendOptions } from "./lifecycle.ts";
+import { changed, type SendOptions } from "./lifecycle.ts";
 import type { ClientOptions, ConnectOptions } from "./options.ts";
 import { Outbox, type Outgoing } from "./outbox.ts";
 import { Pacer } from "./pacer.ts";
@@ -31,6 +32,7 @@ import { PresenceWatch } from "./presence.ts";
 import { Receipts } from "./receipts.ts";
 import { TokenRefresher } from "./refresh.ts";
 import { isTransient, Resend } from "./resend.ts";
+import { SafetyActions } from "./safety.ts";
 import { Tokens } from "./tokens.ts";
 import { TypingSender, TypingWatch } from "./typing.ts";
 import { UnreadCounts } from "./unread.ts";
@@ -41,7 +43,7 @@ type Hello = Omit<ConnectionIdFrame["message"], "limits"> & Partial<Pick<Connect
 /** The server's default MAX_MESSAGE_BYTES. */
 const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 
-export class LunarLoomClient extends MessageActions {
+export class LunarLoomClient extends SafetyActions {
   private readonly events = new Emitter<ClientEvents>();
   private readonly outbox: Outbox;
   private readonly cursor: ResumeCursor;
@@ -205,7 +207,8 @@ export class LunarLoomClient extends MessageActions {
    */
   async conversations(query: ConversationsQuery = {}): Promise<ConversationPage> {
     const page = await this.api.conversations(query);
-    this.unreadCounts.listed(page, query);
+    // The archive's page lists only archived conversations: the unread counts follow the main list.
+    if (!query.archived) this.unreadCounts.listed(page, query);
     return page;
   }
 

@@ -60,5 +60,6 @@ export type { ChangeOptions, SendOptions } from "./lifecycle.ts";
 export type { ClientOptions, ConnectOptions } from "./options.ts";
 export { type Ack, type Outgoing, SendError } from "./outbox.ts";
 export { MAX_WATCHED, type PresenceChange } from "./presence.ts";
+export type { Blocked, ConversationSettings, NewReport, ReportReason } from "./safety.ts";
 export type { TypingChange } from "./typing.ts";
 export type { UnreadChange } from "./unread.ts";

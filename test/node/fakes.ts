@@ -218,6 +218,9 @@ export const conv = (id: string, lastSeq: number, unread: number, readUpTo = 0) 
   peerDeliveredUpTo: 0,
   peerReadUpTo: 0,
   updated: T,
+  mutedUntil: null as string | null,
+  pinned: false,
+  archived: false,
 });
 export const listing = (conversations: (ReturnType<typeof conv> & { name?: string })[], next: string | null = null, unread?: number) => ({
   conversations,
