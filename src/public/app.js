@@ -19,6 +19,7 @@ import { title } from "./format.js";
 import { showMembers } from "./members.js";
 import { Chats } from "./model.js";
 import { Reading } from "./reading.js";
+import { Safety } from "./safety.js";
 import { renderList as drawList } from "./sidebar.js";
 import * as view from "./view.js";
 
@@ -40,6 +41,8 @@ let chats;
 let client;
 /** @type {Composer} */
 let composer;
+/** @type {Safety} */
+let safety;
 const reading = new Reading($("#messages"), markRead);
 view.onIncomingDrawn((el) => reading.watch(el));
 
@@ -89,19 +92,16 @@ async function signIn(user) {
     chats: () => chats,
     current: () => current,
     sent: track,
-    error: (text) => {
-      $("#chat-error").textContent = text;
-    },
+    error: showError,
   });
   actions.listen({
     client,
     chats: () => chats,
     listChanged: renderList,
-    error: (text) => {
-      $("#chat-error").textContent = text;
-    },
+    error: showError,
     saw: () => saveSeq(client.lastSeq),
   });
+  safety = new Safety({ client, me: user, changed: redraw, error: showError });
   view.showScreen("list");
   let since = Number(localStorage.getItem(storedSeqKey(user)) ?? 0);
   try {
@@ -113,6 +113,7 @@ async function signIn(user) {
     }
     // What the list (and history, on opening) shows needs no replay.
     since = Math.max(since, list.conversations[0]?.lastSeq ?? 0);
+    for (const [i, c] of (await safety.load(list.conversations)).entries()) chats.listed(c, list.conversations.length + i);
   } catch (err) {
     // Without the list the page still works from the socket: resume where this device was (with nothing stored, from the start).
     $("#chat-error").textContent = `Could not load conversations: ${err.message}`;
@@ -125,6 +126,16 @@ function saveSeq(seq) {
   // Tabs of one user share the key: any of their positions is a safe place to resume.
   const key = storedSeqKey(me);
   if (seq > Number(localStorage.getItem(key) ?? 0)) localStorage.setItem(key, String(seq));
+}
+
+/** A page-wide problem, or "" to clear it. */
+function showError(text) {
+  $("#chat-error").textContent = text;
+}
+
+function redraw() {
+  renderList();
+  if (current) showConversation(chats.chat(current));
 }
 
 function showState(state) {
@@ -147,6 +158,7 @@ function onMessage(frame) {
   if (!added) return;
   if (frame.from !== me) client.markDelivered(frame.id);
   if (added.chat.peer === current) view.place(added.msg, me);
+  safety.incoming(added.chat.peer);
   renderList();
 }
 
@@ -222,7 +234,10 @@ function markRead(serverId) {
 // ---- the open conversation ---------------------------------------------------------------
 
 function renderList() {
-  drawList(chats.sorted(), { me, current, open, presence: chats.presence });
+  const sorted = chats.sorted();
+  drawList(safety.arrange(sorted), { me, current, open, presence: chats.presence });
+  drawList(safety.archivedOf(sorted), { me, current, open, presence: chats.presence, into: "#archived-list" });
+  safety.decorate();
   watchPeers();
 }
 
@@ -239,6 +254,7 @@ function watchPeers() {
 function showConversation(chat) {
   view.showHeader(chat, chats.presence);
   view.showComposer(chat);
+  safety.showHeader(chat);
   view.showTyping(chat);
   const remove = (user) => {
     if (confirm(`Remove ${user} from “${title(chat)}”? They keep what they have and get nothing more.`)) {
@@ -359,6 +375,7 @@ $("#members-back").addEventListener("click", () => {
 function track(outgoing) {
   const msg = chats.sent(outgoing);
   if (msg.peer === current) view.place(msg, me);
+  safety.incoming(msg.peer);
   renderList();
   outgoing.acked.catch((err) => {
     const failed = chats.failed(outgoing.id, err.message);

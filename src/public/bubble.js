@@ -5,6 +5,7 @@
 import { decorate } from "./actions.js";
 import { isFilePayload } from "./client.js";
 import { clock, describe, formatSize, linkified, plain } from "./format.js";
+import { reportButton } from "./safety.js";
 
 const TICK = { failed: "failed", pending: "◷", received: "✓", delivered: "✓✓", read: "✓✓" };
 
@@ -35,6 +36,7 @@ export function bubble(msg, me) {
   time.dateTime = msg.time;
   time.textContent = clock(msg.time);
   meta.append(time);
+  if (msg.from !== me && msg.serverId && msg.content !== "NOTICE") meta.append(reportButton(msg));
   li.append(body, meta);
   decorate(msg);
   if (msg.from === me) tick(msg);

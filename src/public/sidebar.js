@@ -6,10 +6,10 @@ const $ = (selector) => document.querySelector(selector);
 
 /**
  * @param {import("./model.js").Chat[]} chats most recent first
- * @param {{me: string, current: string, open: (peer: string) => void, presence: import("./model.js").Chats["presence"]}} options
+ * @param {{me: string, current: string, open: (peer: string) => void, presence: import("./model.js").Chats["presence"], into?: string}} options
  */
-export function renderList(chats, { me, current, open, presence }) {
-  $("#conversations").replaceChildren(
+export function renderList(chats, { me, current, open, presence, into = "#conversations" }) {
+  $(into).replaceChildren(
     ...chats.map((c) => {
       const li = document.createElement("li");
       li.dataset.peer = c.peer;
