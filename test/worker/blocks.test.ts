@@ -228,7 +228,17 @@ describe("while A blocks B", () => {
     expect(reason).not.toMatch(/block/i);
     const created = await api(b, "POST", "/v1/groups", { name: "Trap", members: [c, a] });
     expect(await expectRefused(created, 403, "forbidden")).toBe(reason);
-    // The server API is not bound by blocks.
+    // The server API is not bound by blocks: it adds A, and sends as A to B (A's own socket could not).
+    const asA = await exports.default.fetch("http://edge.test/v1/admin/messages", {
+      method: "POST",
+      headers: { Authorization: "Bearer test-api-key", "Content-Type": "application/json" },
+      body: JSON.stringify({ id: "api-1", from: a, to: b, message: "from the app" }),
+    });
+    expect(asA.status).toBe(201);
+    const sent = (await asA.json()) as { id: string };
+    for (let i = 0; i < 100 && (await loggedFrom(b, a)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await loggedFrom(b, a)).toEqual(["USER_MSG"]);
+    expect(sent.id).toEqual(expect.any(String));
     const viaApi = await exports.default.fetch(`http://edge.test/v1/admin/groups/${group}/members`, {
       method: "POST",
       headers: { Authorization: "Bearer test-api-key", "Content-Type": "application/json" },
@@ -239,15 +249,25 @@ describe("while A blocks B", () => {
     expect(await createGroup(a, [b])).toMatch(/^group:/);
   });
 
-  it("a group both are in still delivers B's messages, edits, reactions and typing to A", async () => {
+  it("a group both are in still delivers B's messages, edits, reactions, receipts and typing to A", async () => {
     const [a, b] = await users("a", "b");
     const group = await createGroup(b.user, [a.user]);
     await a.expect({ content: "GROUP_EVENT" });
+    await b.expect({ content: "GROUP_EVENT" });
     await blockUser(a.user, b.user);
     const ack = await b.message(group, "to everyone");
     expect(await a.expect({ id: ack.message })).toMatchObject({ from: b.user, to: group, message: "to everyone" });
+    await send(b, { to: group, content: "MESSAGE_EDIT", ref: ack.message as string, message: "to all" });
+    expect(await a.expect({ content: "MESSAGE_EDIT" })).toMatchObject({ from: b.user, ref: ack.message, message: "to all" });
     await send(b, { to: group, content: "REACTION", ref: ack.message as string, message: { key: "🎉", on: true } });
     expect(await a.expect({ content: "REACTION" })).toMatchObject({ from: b.user, ref: ack.message });
+    // A reads B's group message: B hears it (live), and A's own message reaches B and B's receipt A.
+    a.send({ type: "ACK_MSG", content: "MESSAGE_READ", message: ack.message });
+    expect(await b.expect({ type: "ACK_MSG", content: "MESSAGE_READ" })).toMatchObject({ from: a.user, message: ack.message });
+    const mine = await a.message(group, "from a");
+    await b.expect({ id: mine.message });
+    b.send({ type: "ACK_MSG", content: "MESSAGE_READ", message: mine.message });
+    expect(await a.expect({ type: "ACK_MSG", content: "MESSAGE_READ" })).toMatchObject({ from: b.user, message: mine.message });
     b.send({ type: "EVENT_MSG", content: "TYPING", to: group, message: true });
     expect(await a.expect({ content: "TYPING" })).toMatchObject({ from: b.user, to: group });
   });
