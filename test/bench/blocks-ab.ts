@@ -10,6 +10,7 @@
  * `--rounds`, `--quick`).
  */
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { type DevServer, ROOT, startDevServer } from "../node/devserver.ts";
 import { parseOptions } from "./options.ts";
@@ -49,17 +50,22 @@ async function main(): Promise<void> {
   const vars = { RATE_LIMIT_PER_SECOND: "1000000", RATE_LIMIT_BURST: "1000000", MAX_SOCKETS_PER_USER: "100000" };
   try {
     for (let round = 1; round <= opts.rounds; round++) {
-      for (const [name, snap] of [
+      // A B, then B A: a machine that drifts during the run weighs on both alike.
+      const order = [
         ["A", a],
         ["B", b],
-      ] as const) {
+      ] as const;
+      for (const [name, snap] of round % 2 === 1 ? order : [...order].reverse()) {
         const server = await startDevServer({ config: snap.config, vars });
         live.add(server);
         try {
           const ctx: Ctx = { server, opts, runId: `${name}${round}${Date.now().toString(36)}`, log: console.error, kind: "server" };
           const out = await pairs(ctx);
-          runs[name].push(out.metrics);
-          console.error(`round ${round} ${name}: ${out.metrics.msgsPerSec?.toFixed(0)} msg/s, anomalies ${out.metrics.anomalies}`);
+          const { lost = 0, duplicated = 0, outOfOrder = 0 } = out.metrics;
+          runs[name].push({ ...out.metrics, anomalies: lost + duplicated + outOfOrder });
+          console.error(
+            `round ${round} ${name}: ${out.metrics.msgsPerSec?.toFixed(0)} msg/s, lost ${lost}, duplicated ${duplicated}, out of order ${outOfOrder}`,
+          );
         } finally {
           await server.stop();
           live.delete(server);
@@ -82,7 +88,9 @@ async function main(): Promise<void> {
       row("throughput (msg/s)", "msgsPerSec"),
       row("ack p50 (ms)", "ackP50"),
       row("ack p99 (ms)", "ackP99"),
-      row("anomalies (lost + duplicated + out of order)", "anomalies"),
+      `| lost + duplicated + out of order, worst run | ${Math.max(...runs.A.map((m) => m.anomalies!))} | ${Math.max(...runs.B.map((m) => m.anomalies!))} | |`,
+      "",
+      `A runs (msg/s): ${runs.A.map((m) => m.msgsPerSec!.toFixed(0)).join(", ")}; B runs: ${runs.B.map((m) => m.msgsPerSec!.toFixed(0)).join(", ")}; load average at the end: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
     ].join("\n"),
   );
 }
