@@ -28,9 +28,12 @@ afterEach(() => {
 const blockUser = async (who: string, whom: string) => expect((await api(who, "PUT", `/v1/blocks/${whom}`)).status).toBe(204);
 const unblockUser = async (who: string, whom: string) => expect((await api(who, "DELETE", `/v1/blocks/${whom}`)).status).toBe(204);
 
-/** Waits until `user`'s outbox is empty: everything it acked reached its recipients' objects (and was kept or withheld there). */
+/**
+ * Waits until `user`'s outbox is empty: everything it acked reached its recipients' objects (and was kept or
+ * withheld there). Delivered rows leave with the object's next write or by the outbox's sweep a second later.
+ */
 async function flushed(user: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 500; i++) {
     const left = await runInDurableObject(
       env.USERS.getByName(user),
       (_o, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n,
