@@ -55,6 +55,8 @@ export interface Config {
   logMaxRows: number;
   maxSocketsPerUser: number;
   maxGroupMembers: number;
+  /** Members one fan-out object delivers to: above it a group fans out through shard objects (PROTOCOL.md, Large groups). */
+  groupShardSize: number;
   /** How long a message stays editable (ms); Infinity when EDIT_WINDOW_SECONDS is 0 or unset. */
   editWindowMs: number;
   /** Reports a user may file in 24 hours (REPORTS_PER_DAY); beyond, 429. */
@@ -89,6 +91,14 @@ export function connectionLimits(config: Config): ConnectionLimits {
   return { maxMessageBytes: config.maxMessageBytes, ratePerSecond: config.rateLimitPerSecond, rateBurst: config.rateLimitBurst };
 }
 
+/**
+ * A shard of s members costs the group one call per shard and each shard one
+ * per member per burst: s = 100 keeps both at 100 or fewer for the largest
+ * group (10,000 members: 100 shards), and a group up to 100 members has no
+ * tree at all (docs/performance.md, Large groups, has the measurements).
+ */
+const DEFAULT_GROUP_SHARD_SIZE = 100;
+
 /** The protocol's fixed limits (PROTOCOL.md, Errors). */
 export const MAX_ID_LENGTH = 128;
 export const MAX_JSON_DEPTH = 64;
@@ -99,6 +109,21 @@ function positiveNumber(env: Vars, name: keyof Vars, fallback: number): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) {
     throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** The range a group setting may take (PROTOCOL.md, Large groups). */
+export const GROUP_SETTING_MIN = 2;
+export const GROUP_SETTING_MAX = 10_000;
+
+/** A whole number from GROUP_SETTING_MIN to GROUP_SETTING_MAX: a group past it could not keep its guarantees. */
+function groupSetting(env: Vars, name: keyof Vars, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < GROUP_SETTING_MIN || value > GROUP_SETTING_MAX) {
+    throw new Error(`${name} must be a whole number from ${GROUP_SETTING_MIN} to ${GROUP_SETTING_MAX}, got ${JSON.stringify(raw)}`);
   }
   return value;
 }
@@ -183,7 +208,8 @@ export function readConfig(env: Vars): Config {
     retentionMs: limitOrForever(env, "RETENTION_DAYS", 30) * 86_400_000,
     logMaxRows: limitOrForever(env, "LOG_MAX_ROWS", 10_000),
     maxSocketsPerUser: positiveNumber(env, "MAX_SOCKETS_PER_USER", 16),
-    maxGroupMembers: positiveNumber(env, "MAX_GROUP_MEMBERS", 256),
+    maxGroupMembers: groupSetting(env, "MAX_GROUP_MEMBERS", 1024),
+    groupShardSize: groupSetting(env, "GROUP_SHARD_SIZE", DEFAULT_GROUP_SHARD_SIZE),
     editWindowMs: limitOrForever(env, "EDIT_WINDOW_SECONDS", Number.POSITIVE_INFINITY) * 1000,
     reportsPerDay: positiveNumber(env, "REPORTS_PER_DAY", 20),
     webhooks: readWebhooks(env),

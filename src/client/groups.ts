@@ -80,6 +80,11 @@ export class Groups {
     return this.api.call(`${groupPath(id)}/members`, { method: "POST", body: { user, role } }, isGroup);
   }
 
+  /** A batch of up to 1,000 users; those already in the group are skipped (PROTOCOL.md, Large groups). */
+  addMembers(id: string, users: string[], role: GroupRole = "member"): Promise<Group> {
+    return this.api.call(`${groupPath(id)}/members`, { method: "POST", body: { users, role } }, isGroup);
+  }
+
   setRole(id: string, user: string, role: GroupRole): Promise<Group> {
     return this.api.call(memberPath(id, user), { method: "PUT", body: { role } }, isGroup);
   }

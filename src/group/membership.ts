@@ -29,9 +29,7 @@ export function create(g: Group, req: NewGroup, now: number): GroupResult {
     if (req.idempotencyKey !== null && info.creator === req.actor && info.idempotency_key === req.idempotencyKey) return ok(g);
     return refuse(409, "group_exists", "a group with this id already exists");
   }
-  if (req.members.length > g.config.maxGroupMembers) {
-    return refuse(409, "group_full", `a group has at most ${g.config.maxGroupMembers} members (MAX_GROUP_MEMBERS)`);
-  }
+  if (req.members.length > g.config.maxGroupMembers) return full(g);
   g.db.write.exec(
     "INSERT INTO info (one, name, created, creator, idempotency_key) VALUES (1, ?, ?, ?, ?)",
     req.name,
@@ -57,17 +55,32 @@ export function rename(g: Group, actor: string, name: string, now: number): Grou
 }
 
 export function add(g: Group, actor: string, user: string, role: GroupRole, refused: boolean, now: number): GroupResult {
+  if (roleOf(g, actor) === "admin" && g.members.get(user)) return refuse(409, "already_member", `${user} is already a member`);
+  return addMany(g, actor, [user], role, refused, now);
+}
+
+/**
+ * A batch (PROTOCOL.md, Large groups): users already in the group are
+ * skipped, and a batch that would pass MAX_GROUP_MEMBERS, or names someone
+ * who blocks the actor (`refused`), is refused whole. One event adds them
+ * all (`members`, as in `created`; a batch of one has `user`), so a batch of
+ * 1,000 is one frame in every member's log, not 1,000.
+ */
+export function addMany(g: Group, actor: string, users: string[], role: GroupRole, refused: boolean, now: number): GroupResult {
   const denied = needAdmin(g, actor);
   if (denied) return denied;
-  if (g.members.get(user)) return refuse(409, "already_member", `${user} is already a member`);
+  const added = [...new Set(users)].filter((user) => !g.members.get(user));
+  if (added.length === 0) return ok(g);
   if (refused) return refuse(403, "forbidden", CANNOT_ADD);
-  if (g.members.count() >= g.config.maxGroupMembers) {
-    return refuse(409, "group_full", `a group has at most ${g.config.maxGroupMembers} members (MAX_GROUP_MEMBERS)`);
-  }
-  // The group's name rides along: it is the new member's first frame of the group.
+  if (g.members.count() + added.length > g.config.maxGroupMembers) return full(g);
+  // The group's name rides along: it is the new members' first frame of the group.
   const { name } = g.db.sql.exec<{ name: string }>("SELECT name FROM info").one();
-  const at = logEvent(g, actor, { event: "member_added", user, role, name }, now);
-  g.members.add(user, role, at, now);
+  const event: GroupEvent =
+    added.length === 1
+      ? { event: "member_added", user: added[0]!, role, name }
+      : { event: "member_added", members: added.map((user) => ({ user, role })), role, name };
+  const at = logEvent(g, actor, event, now);
+  for (const user of added) g.members.add(user, role, at, now);
   return ok(g);
 }
 
@@ -137,6 +150,10 @@ function logEvent(g: Group, actor: string, event: GroupEvent, now: number): numb
   const id = crypto.randomUUID();
   const frame = groupEventText(id, actor, g.id, isoSecond(now), event);
   return g.log.append({ id, sender: actor, type: "GROUP_EVENT", frame }, now)!;
+}
+
+function full(g: Group): GroupResult {
+  return refuse(409, "group_full", `a group has at most ${g.config.maxGroupMembers} members (MAX_GROUP_MEMBERS)`);
 }
 
 function ok(g: Group): GroupResult {

@@ -64,6 +64,11 @@ export class GroupObject extends DurableObject<Env> {
     return this.change(() => membership.add(this.group, actor, user, role, refused, Date.now()));
   }
 
+  /** A batch of up to 1,000: those already in the group are skipped; `refused` as for one. */
+  addMembers(actor: string, users: string[], role: GroupRole, refused = false): GroupResult {
+    return this.change(() => membership.addMany(this.group, actor, users, role, refused, Date.now()));
+  }
+
   setRole(actor: string, user: string, role: GroupRole): GroupResult {
     return this.change(() => membership.setRole(this.group, actor, user, role, Date.now()));
   }

@@ -11,9 +11,9 @@ import { isGroupId } from "../protocol/frames.ts";
 import { scanObject } from "../protocol/parse.ts";
 import { ConversationList, HistoryQuery, ListQuery, MessagePage } from "./conversations.ts";
 import { httpError, jsonText, typed } from "./errors.ts";
-import { GroupSchema, groupIdFor, MAX_IDEMPOTENCY_KEY, notAGroup, respond } from "./groups.ts";
+import { addMembers, GroupSchema, groupIdFor, MAX_IDEMPOTENCY_KEY, NewMemberBody, notAGroup, respond, Users } from "./groups.ts";
 import { router } from "./router.ts";
-import { body, errors, GroupName, Id, Identity, json, Role } from "./schemas.ts";
+import { body, errors, GroupName, Id, Identity, json } from "./schemas.ts";
 
 export const apiKeyAuth = createMiddleware(async (c, next) => {
   const refused = await checkApiKey(c.req.raw, c.env);
@@ -47,9 +47,7 @@ const MessageBody = z
 
 const Sent = z.object({ id: z.string(), time: z.string() }).openapi("Sent");
 
-const AdminGroupBody = z
-  .object({ name: GroupName, members: z.array(Identity).default([]), admins: z.array(Identity).default([]) })
-  .openapi("AdminNewGroup");
+const AdminGroupBody = z.object({ name: GroupName, members: Users.default([]), admins: Users.default([]) }).openapi("AdminNewGroup");
 
 const DisconnectBody = z
   .object({
@@ -82,11 +80,11 @@ const createGroup = createRoute({
 const addMember = createRoute({
   method: "post",
   path: "/groups/{id}/members",
-  summary: "Add a member to any group",
+  summary: "Add a member, or a batch of up to 1,000, to any group",
   security,
   request: {
     params: z.object({ id: z.string() }),
-    body: body(z.object({ user: Identity, role: Role.default("member") })),
+    body: body(NewMemberBody),
   },
   responses: { 200: { description: "the group", ...GroupAnswer }, ...errors(400, 401, 404, 409, 503) },
 });
@@ -186,8 +184,7 @@ admin
   })
   .openapi(addMember, async (c) => {
     const { id } = c.req.valid("param");
-    const { user, role } = c.req.valid("json");
-    return notAGroup(id) ?? respond(await c.env.GROUPS.getByName(id).addMember("system", user, role));
+    return notAGroup(id) ?? respond(await addMembers(c.env.GROUPS.getByName(id), "system", c.req.valid("json")));
   })
   .openapi(removeMember, async (c) => {
     const { id, user } = c.req.valid("param");

@@ -39,13 +39,18 @@ app.get("/dev/token", async (c) => {
   return c.json({ token: await signToken(c.env.AUTH_SECRET, user, readConfig(c.env).identityClaim) });
 });
 
-// The same limit as a socket's frame: a body is one message at most.
-app.use("/v1/*", async (c, next) =>
-  bodyLimit({
-    maxSize: readConfig(c.env).maxMessageBytes,
-    onError: () => httpError(413, "too_large", `the body is over the ${readConfig(c.env).maxMessageBytes}-byte limit`),
-  })(c, next),
-);
+/**
+ * A group's create or member batch names up to 1,000 users of up to 128
+ * characters (4 bytes each in UTF-8, quoted): PROTOCOL.md, Large groups.
+ */
+const GROUP_BODY_BYTES = 1000 * (128 * 4 + 3) + 1024;
+
+// The same limit as a socket's frame (a body is one message at most), except the group routes that take member lists.
+app.use("/v1/*", async (c, next) => {
+  const lists = c.req.method === "POST" && /^\/v1\/(admin\/)?groups(\/[^/]+\/members)?$/.test(c.req.path);
+  const maxSize = lists ? Math.max(GROUP_BODY_BYTES, readConfig(c.env).maxMessageBytes) : readConfig(c.env).maxMessageBytes;
+  return bodyLimit({ maxSize, onError: () => httpError(413, "too_large", `the body is over the ${maxSize}-byte limit`) })(c, next);
+});
 
 for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.use("/v1/admin/*", apiKeyAuth);

@@ -4,6 +4,7 @@
  * or a refusal. The server API (admin.ts) calls the same objects as `system`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
+import type { GroupObject } from "../group/object.ts";
 import { CANNOT_ADD, type GroupResult } from "../group/view.ts";
 import { httpError, typed } from "./errors.ts";
 import { router } from "./router.ts";
@@ -36,8 +37,25 @@ const answer = json(GroupSchema);
 const GroupParam = z.object({ id: z.string().openapi({ example: "group:9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d" }) });
 const MemberParam = GroupParam.extend({ user: z.string() });
 
-export const NewGroupBody = z.object({ name: GroupName, members: z.array(Identity).default([]) }).openapi("NewGroup");
-export const NewMemberBody = z.object({ user: Identity, role: Role.default("member") }).openapi("NewMember");
+/** Members one call may name (PROTOCOL.md, Large groups): a 10,000-member group is ten calls. */
+export const MAX_MEMBERS_PER_CALL = 1000;
+
+/** A list of up to MAX_MEMBERS_PER_CALL users. */
+export const Users = z.array(Identity).max(MAX_MEMBERS_PER_CALL, { error: `at most ${MAX_MEMBERS_PER_CALL} users per call` });
+
+export const NewGroupBody = z.object({ name: GroupName, members: Users.default([]) }).openapi("NewGroup");
+/** One member (`user`: 409 if already in), or a batch (`users`: those already in are skipped). */
+export const NewMemberBody = z
+  .union([
+    z.object({ user: Identity, role: Role.default("member") }),
+    z.object({ users: Users.min(1, { error: "must name at least one user" }), role: Role.default("member") }),
+  ])
+  .openapi("NewMember");
+
+/** Adds what a NewMemberBody names, as `actor`. */
+export function addMembers(stub: DurableObjectStub<GroupObject>, actor: string, req: z.infer<typeof NewMemberBody>): Promise<GroupResult> {
+  return "users" in req ? stub.addMembers(actor, req.users, req.role) : stub.addMember(actor, req.user, req.role);
+}
 const RenameBody = z.object({ name: GroupName }).openapi("Rename");
 const RoleBody = z.object({ role: Role }).openapi("RoleChange");
 
@@ -106,7 +124,7 @@ const rename = createRoute({
 const addMember = createRoute({
   method: "post",
   path: "/{id}/members",
-  summary: "Add a member (admins)",
+  summary: "Add a member, or a batch of up to 1,000 (admins)",
   security: [{ userToken: [] }],
   request: { params: GroupParam, body: body(NewMemberBody) },
   responses: { 200: { description: "the group", ...answer }, ...errors(400, 401, 403, 404, 409) },
@@ -156,9 +174,9 @@ export const groups = router()
   })
   .openapi(addMember, async (c) => {
     const { id } = c.req.valid("param");
-    const { user, role } = c.req.valid("json");
-    const refused = await blockedBy(c.env, c.get("user"), [user]);
-    return notAGroup(id) ?? respond(await c.env.GROUPS.getByName(id).addMember(c.get("user"), user, role, refused));
+    const req = c.req.valid("json");
+    const refused = await blockedBy(c.env, c.get("user"), req.users ?? [req.user!]);
+    return notAGroup(id) ?? respond(await addMembers(c.env.GROUPS.getByName(id), c.get("user"), req, refused));
   })
   .openapi(setRole, async (c) => {
     const { id, user } = c.req.valid("param");

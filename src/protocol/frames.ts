@@ -199,7 +199,7 @@ export interface GroupEvent {
   user?: string;
   role?: GroupRole;
   name?: string;
-  /** `created` only: the first members. */
+  /** `created`: the first members; `member_added`: the members a batch added (one added has `user` instead). */
   members?: { user: string; role: GroupRole }[];
 }
 

@@ -190,8 +190,8 @@ function onGroupEvent(frame) {
     showConversation(added.chat);
   }
   // Added back after a removal: the members and their watermarks are fetched again, as on a first open.
-  const { event, user } = frame.message;
-  if (event === "member_added" && user === me) void loadGroup(added.chat);
+  const { event, user, members } = frame.message;
+  if (event === "member_added" && (user === me || members?.some((m) => m.user === me))) void loadGroup(added.chat);
   // Someone who had not read yet may have left.
   retick(added.chat);
   renderList();

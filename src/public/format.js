@@ -99,14 +99,21 @@ export function summary(msg, me) {
 
 /** A group event in words, as its line in the conversation and in the sidebar. */
 export function describe(msg, me) {
-  const { event, user, role, name } = msg.message;
+  const { event, user, role, name, members } = msg.message;
   const who = (u) => (u === me ? "you" : u);
   const actor = msg.from === me ? "You" : msg.from;
   switch (event) {
     case "created":
       return `${actor} created the group “${name}”`;
     case "member_added":
-      return `${actor} added ${who(user)}`;
+      return `${actor} added ${
+        members
+          ? count(
+              members.map((m) => m.user),
+              who,
+            )
+          : who(user)
+      }`;
     case "member_removed":
       return `${actor} removed ${who(user)}`;
     case "member_left":
@@ -126,4 +133,10 @@ export function describe(msg, me) {
 
 function article(role) {
   return role === "admin" ? "an admin" : "a member";
+}
+
+/** A batch's members in words: a few by name, the rest counted. */
+function count(users, who) {
+  const named = users.slice(0, 3).map(who).join(", ");
+  return users.length > 3 ? `${named} and ${users.length - 3} others` : named;
 }

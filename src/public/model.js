@@ -143,8 +143,11 @@ export class Chats {
       chat.members = new Map(members.map((m) => [m.user, member(m.role)]));
       chat.member = chat.members.has(this.me);
     } else if (event === "member_added") {
-      chat.members?.set(user, member(role));
-      if (user === this.me) chat.member = true;
+      // A batch names its members in `members`; one added is `user`.
+      for (const m of members ?? [{ user, role }]) {
+        chat.members?.set(m.user, member(m.role));
+        if (m.user === this.me) chat.member = true;
+      }
     } else if (event === "role_changed") {
       const changed = chat.members?.get(user);
       if (changed) changed.role = role;
