@@ -46,15 +46,17 @@ export const Users = z.array(Identity).max(MAX_MEMBERS_PER_CALL, { error: `at mo
 export const NewGroupBody = z.object({ name: GroupName, members: Users.default([]) }).openapi("NewGroup");
 /** One member (`user`: 409 if already in), or a batch (`users`: those already in are skipped). */
 export const NewMemberBody = z
-  .union([
-    z.object({ user: Identity, role: Role.default("member") }),
-    z.object({ users: Users.min(1, { error: "must name at least one user" }), role: Role.default("member") }),
-  ])
+  .object({
+    user: Identity.optional(),
+    users: Users.min(1, { error: "must name at least one user" }).optional(),
+    role: Role.default("member"),
+  })
+  .refine((b) => (b.user === undefined) !== (b.users === undefined), { error: "give either user or users", path: ["user"] })
   .openapi("NewMember");
 
 /** Adds what a NewMemberBody names, as `actor`. */
 export function addMembers(stub: DurableObjectStub<GroupObject>, actor: string, req: z.infer<typeof NewMemberBody>): Promise<GroupResult> {
-  return "users" in req ? stub.addMembers(actor, req.users, req.role) : stub.addMember(actor, req.user, req.role);
+  return req.users ? stub.addMembers(actor, req.users, req.role) : stub.addMember(actor, req.user!, req.role);
 }
 const RenameBody = z.object({ name: GroupName }).openapi("Rename");
 const RoleBody = z.object({ role: Role }).openapi("RoleChange");

@@ -79,6 +79,13 @@ describe("batches of members", () => {
     // A batch of members all already in changes nothing and logs nothing.
     await apiJson(admin!.user, "POST", `/v1/groups/${id}/members`, { users: [a!.user, b!.user] });
     await b!.expectNothingMore(100);
+    // Either one user or a batch, named so.
+    for (const bad of [{ user: "x", users: ["y"] }, { role: "member" }]) {
+      expect(await expectRefused(await api(admin!.user, "POST", `/v1/groups/${id}/members`, bad), 400, "bad_user")).toMatch(
+        /either user or users/,
+      );
+    }
+    await expectRefused(await api(admin!.user, "POST", `/v1/groups/${id}/members`, { users: [] }), 400, "bad_users");
     // One user by `user` is still 409 when already in (PROTOCOL.md, Groups).
     await expectRefused(await api(admin!.user, "POST", `/v1/groups/${id}/members`, { user: b!.user }), 409, "already_member");
   });
