@@ -21,4 +21,15 @@ describe("MAX_GROUP_MEMBERS", () => {
     await expectRefused(await api(admin, "POST", `/v1/groups/${id}/members`, { user: "three" }), 409, "group_full");
     expect((await apiJson(admin, "GET", `/v1/groups/${id}`)).members.map((m: { user: string }) => m.user)).toEqual([admin, "one", "two"]);
   });
+
+  it("refuses a whole batch past the limit, skips users already in, and takes a batch that fits", async () => {
+    const admin = uniqueUser("admin");
+    const id = await createGroup(admin, ["one"]);
+    await expectRefused(await api(admin, "POST", `/v1/groups/${id}/members`, { users: ["two", "three"] }), 409, "group_full");
+    expect((await apiJson(admin, "GET", `/v1/groups/${id}`)).members).toHaveLength(2);
+    // "one" is already in: only "two" counts against the limit.
+    const group = await apiJson(admin, "POST", `/v1/groups/${id}/members`, { users: ["one", "two"] });
+    expect(group.members.map((m: { user: string }) => m.user)).toEqual([admin, "one", "two"]);
+    await expectRefused(await api(admin, "POST", `/v1/groups/${id}/members`, { users: ["four"] }), 409, "group_full");
+  });
 });

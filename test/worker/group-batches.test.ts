@@ -3,9 +3,10 @@
  * GROUP_SHARD_SIZE are refused at startup out of range, naming the var; a
  * create takes up to 1,000 members and POST /v1/groups/<id>/members a batch
  * of up to 1,000 (users already in are skipped), a batch is one
- * member_added event that every new member learns its membership from, and
- * the 1,025th member gets 409 group_full. What the batches cost through the
- * fan-out tree is in shards-*.test.ts and costs.test.ts.
+ * member_added event that every new member learns its membership from. The
+ * cap on batches (409 group_full, refused whole) is tested with a small
+ * MAX_GROUP_MEMBERS in worker-limits/group-limits.test.ts. A 1,000-member
+ * create wakes 1,000 objects: slow on a shared machine, hence its timeout.
  */
 import { describe, expect, it } from "vitest";
 import { readConfig } from "../../src/config.ts";
@@ -55,7 +56,7 @@ describe("batches of members", () => {
       "bad_request",
     );
     expect(reason).toMatch(/at most 1000 users per call/);
-  }, 90_000);
+  }, 180_000);
 
   it("POST members takes a batch: those already in are skipped, one member_added names the rest, and each can send", async () => {
     const [admin, a, b] = await Promise.all(["admin", "a", "b"].map((n) => Client.connect(uniqueUser(n))));
@@ -90,24 +91,13 @@ describe("batches of members", () => {
     await expectRefused(await api(admin!.user, "POST", `/v1/groups/${id}/members`, { user: b!.user }), 409, "already_member");
   });
 
-  it("refuses a whole batch past MAX_GROUP_MEMBERS with 409 group_full, and the 1,025th member too", async () => {
-    const admin = uniqueUser("admin");
-    const id = await createGroup(admin, names(uniqueUser("f"), 999));
-    const more = names(uniqueUser("g"), 30);
-    await expectRefused(await api(admin, "POST", `/v1/groups/${id}/members`, { users: more }), 409, "group_full");
-    expect((await apiJson(admin, "GET", `/v1/groups/${id}`)).members).toHaveLength(1000);
-    expect((await apiJson(admin, "POST", `/v1/groups/${id}/members`, { users: more.slice(0, 24) })).members).toHaveLength(1024);
-    const reason = await expectRefused(await api(admin, "POST", `/v1/groups/${id}/members`, { user: "one-too-many" }), 409, "group_full");
-    expect(reason).toMatch(/at most 1024 members \(MAX_GROUP_MEMBERS\)/);
-  }, 90_000);
-
   it("the server API takes batches too", async () => {
-    const res = await exports_fetch("POST", "/v1/admin/groups", { name: "Ops", members: names(uniqueUser("s"), 500), admins: ["boss"] });
+    const res = await exports_fetch("POST", "/v1/admin/groups", { name: "Ops", members: names(uniqueUser("s"), 3), admins: ["boss"] });
     expect(res.status).toBe(201);
     const { id } = (await res.json()) as { id: string };
-    const added = await exports_fetch("POST", `/v1/admin/groups/${encodeURIComponent(id)}/members`, { users: names(uniqueUser("t"), 500) });
-    expect(((await added.json()) as { members: unknown[] }).members).toHaveLength(1001);
-  }, 90_000);
+    const added = await exports_fetch("POST", `/v1/admin/groups/${encodeURIComponent(id)}/members`, { users: names(uniqueUser("t"), 3) });
+    expect(((await added.json()) as { members: unknown[] }).members).toHaveLength(7);
+  });
 });
 
 async function exports_fetch(method: string, path: string, body: unknown): Promise<Response> {
