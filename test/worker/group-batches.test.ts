@@ -53,7 +53,7 @@ describe("batches of members", () => {
     const reason = await expectRefused(
       await api(creator, "POST", "/v1/groups", { name: "Big", members: [...members, "one-more"] }),
       400,
-      "bad_request",
+      "bad_members",
     );
     expect(reason).toMatch(/at most 1000 users per call/);
   }, 180_000);
