@@ -26,6 +26,14 @@ export interface Envelope {
   clientId?: string;
   /** The connection id of the socket that sent it: that socket does not get the sender's copy back. */
   origin?: string;
+  /** A group's frame on its way to a member: its place in the group's order (`gseq`). */
+  gseq?: number;
+  /**
+   * The group frame the member must already have before this one: set when
+   * the member's frames came from another of the group's fan-out objects
+   * until just before (it was moved, or it was removed and added back).
+   */
+  after?: number;
 }
 
 /**

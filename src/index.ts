@@ -16,6 +16,7 @@ import type { QueuedEvent } from "./webhooks/events.ts";
 
 export { GroupObject } from "./group/object.ts";
 export { ReportsObject } from "./moderation/object.ts";
+export { GroupShard } from "./shard/object.ts";
 export { UserObject } from "./user/object.ts";
 
 export default {

@@ -4,6 +4,23 @@ import { defineConfig } from "vitest/config";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/** The Worker as wrangler.toml has it, with the pool's secrets, and rate limits too high to reach (they are tested in worker-limits; here they would only slow the suite). */
+function pool(vars: Record<string, string> = {}) {
+  return cloudflareTest({
+    wrangler: { configPath: `${root}/wrangler.toml` },
+    miniflare: {
+      bindings: {
+        AUTH_SECRET: "test-secret",
+        API_KEY: "test-api-key",
+        RATE_LIMIT_BURST: "100000",
+        RATE_LIMIT_PER_SECOND: "100000",
+        ...vars,
+      },
+      ratelimits: { CONNECT_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } } },
+    },
+  });
+}
+
 export default defineConfig({
   test: {
     // The server logs a JSON line per event; show them only for failing tests.
@@ -13,21 +30,7 @@ export default defineConfig({
     projects: [
       {
         // Runs inside workerd against real Durable Objects, configured from wrangler.toml.
-        plugins: [
-          cloudflareTest({
-            wrangler: { configPath: `${root}/wrangler.toml` },
-            miniflare: {
-              bindings: {
-                AUTH_SECRET: "test-secret",
-                API_KEY: "test-api-key",
-                RATE_LIMIT_BURST: "100000",
-                RATE_LIMIT_PER_SECOND: "100000",
-              },
-              // Limits are tested in worker-limits; here they would only slow the suite.
-              ratelimits: { CONNECT_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } } },
-            },
-          }),
-        ],
+        plugins: [pool()],
         // Generous: CI runs these beside wrangler dev and Chromium on 2 cores.
         test: { name: "worker", root, include: ["test/worker/**/*.test.ts"], testTimeout: 30_000 },
       },
@@ -54,6 +57,11 @@ export default defineConfig({
           }),
         ],
         test: { name: "worker-limits", root, include: ["test/worker-limits/**/*.test.ts"], testTimeout: 30_000 },
+      },
+      {
+        // The same Worker with shards of 3 members, so that 20-40 members make a deep fan-out tree.
+        plugins: [pool({ GROUP_SHARD_SIZE: "3" })],
+        test: { name: "worker-shards", root, include: ["test/worker-shards/**/*.test.ts"], testTimeout: 60_000 },
       },
       {
         // Runs in Node: the client library's unit tests, and end-to-end tests

@@ -2,9 +2,12 @@
 import type { Alarm } from "../alarm.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db.ts";
+import type { Ephemeral } from "./ephemeral.ts";
 import type { FanOut } from "./fanout.ts";
 import type { GroupLog } from "./log.ts";
 import type { Members } from "./members.ts";
+import type { Spans } from "./spans.ts";
+import type { Tree } from "./tree.ts";
 
 export interface Group {
   /** `group:<uuid>`: the name this object is addressed by. */
@@ -15,6 +18,11 @@ export interface Group {
   readonly db: Db;
   readonly log: GroupLog;
   readonly members: Members;
+  readonly spans: Spans;
   readonly fanout: FanOut;
+  /** The shards, for a group over GROUP_SHARD_SIZE members. */
+  readonly tree: Tree;
   readonly alarm: Alarm;
+  /** Typing and live receipts, thinned in large groups. */
+  readonly ephemeral: Ephemeral;
 }

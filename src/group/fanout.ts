@@ -10,11 +10,19 @@ import type { Alarm } from "../alarm.ts";
 import type { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
-import { BATCH_SIZE, retryDelay, SAFETY_NET_MS } from "../retry.ts";
+import { BATCH_SIZE, retryDelay, SAFETY_NET_MS, withOneRetry } from "../retry.ts";
 import type { GroupLog } from "./log.ts";
 
 /** Hands a batch to one member's object; throws if it did not take it. */
 export type MemberTransport = (user: string, envelopes: Envelope[]) => Promise<void>;
+
+/** deliver() on the member's object; a batch it could not take whole (user/order.ts) is tried again like a failure. */
+export function memberTransport(env: Env): MemberTransport {
+  return async (user, envelopes) => {
+    const took = await withOneRetry(() => env.USERS.getByName(user).deliver(envelopes));
+    if (!took) throw new Error(`${user}'s object waits for an earlier frame of the group from another fan-out object`);
+  };
+}
 
 export class FanOut {
   private readonly flushing = new Map<string, Promise<void>>();

@@ -31,6 +31,7 @@ export interface GroupEntry {
 
 interface Row extends Record<string, SqlStorageValue> {
   gseq: number;
+  prev: number;
   id: string;
   sender: string;
   type: EnvelopeType;
@@ -92,7 +93,7 @@ export class GroupLog {
   pending(user: string, after: number, limit: number): { envelopes: Envelope[]; upTo: number } {
     const rows = this.db.sql
       .exec<Row>(
-        `SELECT f.gseq, f.id, f.sender, f.type, f.frame, f.origin, f.ref FROM frames f
+        `SELECT f.gseq, f.id, f.sender, f.type, f.frame, f.origin, f.ref, s.prev FROM frames f
          JOIN spans s ON s.user = ?1 AND f.gseq >= s.from_gseq AND (s.until_gseq IS NULL OR f.gseq <= s.until_gseq)
          WHERE f.gseq > ?2 ORDER BY f.gseq LIMIT ?3`,
         user,
@@ -100,8 +101,9 @@ export class GroupLog {
         limit,
       )
       .toArray();
-    const envelopes = rows.map(({ id, sender, type, frame, origin, ref }) => {
-      const e: Envelope = { id, sender, recipient: this.group, type, frame };
+    const envelopes = rows.map(({ gseq, id, sender, type, frame, origin, ref, prev }) => {
+      const e: Envelope = { id, sender, recipient: this.group, type, frame, gseq };
+      if (prev > 0) e.after = prev;
       if (origin !== null) e.origin = origin;
       if (ref !== null) e.ref = ref;
       return e;
@@ -117,7 +119,8 @@ export class GroupLog {
     if (!this.db.exists) return null;
     const gone = this.db.sql
       .exec<{ id: string }>(
-        "DELETE FROM frames WHERE created < ? AND gseq <= coalesce((SELECT min(sent) FROM cursors), (SELECT max(gseq) FROM frames)) RETURNING id",
+        `DELETE FROM frames WHERE created < ? AND gseq <= coalesce(
+           (SELECT min(sent) FROM (SELECT sent FROM cursors UNION ALL SELECT sent FROM shards)), (SELECT max(gseq) FROM frames)) RETURNING id`,
         cutoff,
       )
       .toArray();

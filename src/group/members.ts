@@ -1,9 +1,7 @@
 /**
- * Who is in the group, with what role, since when, and how far each has
- * read; and the spans that say which frames each (present or former) member
- * receives: a member added by the event at gseq G gets G and everything
- * after it, until the event that removes it, which is its last. A former
- * member's spans stay known (former_spans) for erasures.
+ * Who is in the group, with what role, since when, how far each has read,
+ * and which fan-out object delivers to it (the spans that say which frames
+ * each receives are spans.ts's).
  */
 import type { Db } from "../db.ts";
 import type { GroupRole, ReceiptContent } from "../protocol/frames.ts";
@@ -17,6 +15,8 @@ export interface Member extends Record<string, SqlStorageValue> {
   delivered_id: string | null;
   read_gseq: number | null;
   read_id: string | null;
+  /** Which shard delivers to it; null: the group object itself. */
+  shard: number | null;
 }
 
 export class Members {
@@ -38,37 +38,37 @@ export class Members {
     return this.db.sql.exec<{ n: number }>("SELECT count(*) AS n FROM members").one().n;
   }
 
-  /** Adds a member whose first frame is the one at `from` (the event that adds it). */
-  add(user: string, role: GroupRole, from: number, now: number): void {
-    const sql = this.db.write;
-    sql.exec(
-      `INSERT INTO members (user, role, joined, position) VALUES (?, ?, ?, coalesce((SELECT max(position) FROM members), 0) + 1)`,
+  /** Adds a member, delivered to by `shard` (null: this object); its spans are spans.ts's. */
+  add(user: string, role: GroupRole, now: number, shard: number | null): void {
+    this.db.write.exec(
+      `INSERT INTO members (user, role, joined, position, shard) VALUES (?, ?, ?, coalesce((SELECT max(position) FROM members), 0) + 1, ?)`,
       user,
       role,
       now,
+      shard,
     );
-    sql.exec("INSERT INTO spans (user, from_gseq) VALUES (?, ?)", user, from);
-    // A former member still being sent its old span keeps its place.
-    sql.exec("INSERT INTO cursors (user, sent) VALUES (?, ?) ON CONFLICT DO NOTHING", user, from - 1);
   }
 
-  /** Removes a member whose last frame is the one at `until` (the event that removes it). */
-  remove(user: string, until: number): void {
+  remove(user: string): void {
     this.db.sql.exec("DELETE FROM members WHERE user = ?", user);
-    const closed = this.db.sql
-      .exec<{ from_gseq: number }>("UPDATE spans SET until_gseq = ? WHERE user = ? AND until_gseq IS NULL RETURNING from_gseq", until, user)
-      .toArray();
-    for (const { from_gseq } of closed) {
-      this.db.sql.exec("INSERT INTO former_spans (user, from_gseq, until_gseq) VALUES (?, ?, ?)", user, from_gseq, until);
-    }
   }
 
-  /** Removes a member and everything still owed to it: its object gets nothing more, not even an erasure. */
-  forget(user: string): void {
-    this.db.sql.exec("DELETE FROM members WHERE user = ?", user);
-    this.db.sql.exec("DELETE FROM spans WHERE user = ?", user);
-    this.db.sql.exec("DELETE FROM former_spans WHERE user = ?", user);
-    this.db.sql.exec("DELETE FROM cursors WHERE user = ?", user);
+  /** How many members each fan-out object delivers to (null: this object). */
+  perShard(): Map<number | null, number> {
+    const rows = this.db.sql.exec<{ shard: number | null; n: number }>("SELECT shard, count(*) AS n FROM members GROUP BY shard").toArray();
+    return new Map(rows.map((r) => [r.shard, r.n]));
+  }
+
+  /** The members delivered to by `shard` (null: this object). */
+  on(shard: number | null): string[] {
+    return this.db.sql
+      .exec<{ user: string }>("SELECT user FROM members WHERE shard IS ? ORDER BY position", shard)
+      .toArray()
+      .map((r) => r.user);
+  }
+
+  setShard(user: string, shard: number | null): void {
+    this.db.sql.exec("UPDATE members SET shard = ? WHERE user = ?", shard, user);
   }
 
   /**

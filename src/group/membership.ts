@@ -8,6 +8,8 @@
 import { groupEventText, isoSecond } from "../protocol/build.ts";
 import { type GroupEvent, type GroupRole, SYSTEM } from "../protocol/frames.ts";
 import type { Group } from "./context.ts";
+import type { Member } from "./members.ts";
+import { place } from "./placement.ts";
 import { CANNOT_ADD, type GroupResult, NOT_FOUND, refuse, view } from "./view.ts";
 
 export interface NewGroup {
@@ -38,7 +40,7 @@ export function create(g: Group, req: NewGroup, now: number): GroupResult {
     req.idempotencyKey,
   );
   const at = logEvent(g, req.actor, { event: "created", name: req.name, members: req.members }, now);
-  for (const { user, role } of req.members) g.members.add(user, role, at, now);
+  place(g, req.members, at, now);
   return ok(g);
 }
 
@@ -79,8 +81,12 @@ export function addMany(g: Group, actor: string, users: string[], role: GroupRol
     added.length === 1
       ? { event: "member_added", user: added[0]!, role, name }
       : { event: "member_added", members: added.map((user) => ({ user, role })), role, name };
-  const at = logEvent(g, actor, event, now);
-  for (const user of added) g.members.add(user, role, at, now);
+  place(
+    g,
+    added.map((user) => ({ user, role })),
+    logEvent(g, actor, event, now),
+    now,
+  );
   return ok(g);
 }
 
@@ -104,8 +110,7 @@ export function remove(g: Group, actor: string, user: string, now: number): Grou
   const member = g.members.get(user);
   if (!member) return refuse(404, "not_member", `${user} is not a member`);
   const at = logEvent(g, actor, { event: actor === user ? "member_left" : "member_removed", user }, now);
-  g.members.remove(user, at);
-  keepAnAdmin(g, member.role, now);
+  leave(g, member, at, now);
   return ok(g);
 }
 
@@ -117,10 +122,20 @@ export function remove(g: Group, actor: string, user: string, now: number): Grou
 export function forget(g: Group, user: string, now: number): GroupResult {
   const member = g.members.get(user);
   if (!member) return NOT_FOUND();
-  g.members.forget(user);
-  logEvent(g, user, { event: "member_left", user }, now);
+  const at = logEvent(g, user, { event: "member_left", user }, now);
+  g.spans.drop(user, at, member.shard);
+  g.members.remove(user);
+  place(g, [], at, now);
   keepAnAdmin(g, member.role, now);
   return ok(g);
+}
+
+/** A member leaves (or is removed) with the event at `at` as its last frame; the others may move. */
+function leave(g: Group, member: Member, at: number, now: number): void {
+  g.spans.depart(member.user, at, member.shard);
+  g.members.remove(member.user);
+  place(g, [], at, now);
+  keepAnAdmin(g, member.role, now);
 }
 
 /** The actor's role, `admin` for the server API, null for a non-member. */

@@ -15,12 +15,15 @@ import type { Envelope } from "../envelope.ts";
 import type { GroupRole } from "../protocol/frames.ts";
 import { SAFETY_NET_MS, withOneRetry } from "../retry.ts";
 import type { Group } from "./context.ts";
-import { FanOut } from "./fanout.ts";
+import { Ephemeral } from "./ephemeral.ts";
+import { FanOut, memberTransport } from "./fanout.ts";
 import { GroupLog } from "./log.ts";
 import { Members } from "./members.ts";
 import * as membership from "./membership.ts";
-import { notice, post, type Refused } from "./post.ts";
+import { notice, post, type Refused, sendLive } from "./post.ts";
 import { GROUP_MIGRATIONS } from "./schema.ts";
+import { Spans } from "./spans.ts";
+import { type ShardFrame, type ShardSpan, shardName, Tree } from "./tree.ts";
 import type { GroupResult } from "./view.ts";
 
 export class GroupObject extends DurableObject<Env> {
@@ -33,7 +36,8 @@ export class GroupObject extends DurableObject<Env> {
     const db = new Db(ctx.storage, id, GROUP_MIGRATIONS);
     const alarm = new Alarm(ctx.storage);
     const log = new GroupLog(db, id);
-    const transport = (user: string, envelopes: Envelope[]) => withOneRetry(() => env.USERS.getByName(user).deliver(envelopes));
+    const toShard = (shard: number, frames: ShardFrame[], spans: ShardSpan[]) =>
+      withOneRetry(() => env.SHARDS.getByName(shardName(id, shard)).push(frames, spans));
     this.group = {
       id,
       ctx,
@@ -42,8 +46,11 @@ export class GroupObject extends DurableObject<Env> {
       db,
       log,
       members: new Members(db),
-      fanout: new FanOut(db, log, alarm, transport),
+      spans: new Spans(db),
+      fanout: new FanOut(db, log, alarm, memberTransport(env)),
+      tree: new Tree(db, alarm, toShard),
       alarm,
+      ephemeral: new Ephemeral(),
     };
   }
 
@@ -90,16 +97,23 @@ export class GroupObject extends DurableObject<Env> {
     return refused;
   }
 
-  /** TYPING from a member: to every other member's object, live only; nothing is stored. */
-  typing(from: string, frame: string): void {
+  /** TYPING from a member: to every other member's object (through the shards in a large group), live only; nothing is stored. */
+  typing(from: string, frame: string, typing: boolean): void {
     const g = this.group;
-    if (!g.members.get(from)) return;
-    for (const { user } of g.members.all()) {
-      if (user === from) continue;
-      // Ephemeral: a member whose object fails misses one "typing…", which the next replaces.
+    if (!g.members.get(from) || !g.ephemeral.typingPasses(from, typing, g.members.count(), Date.now())) return;
+    // Ephemeral: a member (or shard) whose object fails misses one "typing…", which the next replaces.
+    for (const user of g.members.on(null)) {
+      if (user !== from)
+        g.ctx.waitUntil(
+          g.env.USERS.getByName(user)
+            .live([frame])
+            .catch(() => undefined),
+        );
+    }
+    for (const shard of g.tree.active()) {
       g.ctx.waitUntil(
-        g.env.USERS.getByName(user)
-          .live([frame])
+        g.env.SHARDS.getByName(shardName(g.id, shard))
+          .live([frame], from)
           .catch(() => undefined),
       );
     }
@@ -119,9 +133,16 @@ export class GroupObject extends DurableObject<Env> {
     const g = this.group;
     g.alarm.fired();
     const now = Date.now();
-    await g.fanout.flushAll(now);
+    sendLive(g, g.ephemeral.release(now));
+    await Promise.all([g.fanout.flushAll(now), g.tree.flushAll(now)]);
     const oldest = g.log.prune(now - g.config.retentionMs) ?? Infinity;
-    const next = Math.min(oldest + g.config.retentionMs, g.fanout.due(Date.now() + SAFETY_NET_MS) ?? Infinity);
+    const fallback = Date.now() + SAFETY_NET_MS;
+    const next = Math.min(
+      oldest + g.config.retentionMs,
+      g.fanout.due(fallback) ?? Infinity,
+      g.tree.due(fallback) ?? Infinity,
+      g.ephemeral.due() ?? Infinity,
+    );
     if (next !== Infinity) await g.alarm.wakeBy(next);
   }
 
@@ -135,5 +156,6 @@ export class GroupObject extends DurableObject<Env> {
   private fanOut(now: number): void {
     this.group.fanout.guard(now);
     this.group.ctx.waitUntil(this.group.fanout.flushAll(now));
+    this.group.ctx.waitUntil(this.group.tree.flushAll(now));
   }
 }

@@ -23,7 +23,7 @@ const NOT_A_MEMBER: Refusal = { code: "FORBIDDEN", reason: "you were no longer a
 /** Takes a batch; returns the messages refused. Receipts go live to their messages' senders after the commit. */
 export function post(g: Group, envelopes: Envelope[], now: number): Refused[] {
   const refused: Refused[] = [];
-  const live = new Map<string, string[]>();
+  const receipts: [string, string, string][] = [];
   for (const e of envelopes) {
     if (e.type === "USER_MSG" || isChange(e.type)) {
       // Already logged under this id (a retried batch): it stays taken, and is not decided again.
@@ -42,17 +42,26 @@ export function post(g: Group, envelopes: Envelope[], now: number): Refused[] {
       const target = g.log.byId(receipt.message);
       if (target?.type !== "USER_MSG" || target.sender === e.sender || !g.members.get(e.sender)) continue;
       g.members.watermark(e.sender, receipt.content, target.gseq, receipt.message);
-      live.set(target.sender, [...(live.get(target.sender) ?? []), e.frame]);
+      receipts.push([e.sender, target.sender, e.frame]);
     }
   }
-  for (const [sender, frames] of live) {
+  if (receipts.length > 0) {
+    sendLive(g, g.ephemeral.receipts(receipts, g.members.count(), now));
+    const held = g.ephemeral.due();
+    if (held !== null) g.ctx.waitUntil(g.alarm.wakeBy(held));
+  }
+  return refused;
+}
+
+/** Receipts to their messages' senders' open sockets: one call per sender. */
+export function sendLive(g: Group, bySender: Map<string, string[]>): void {
+  for (const [sender, frames] of bySender) {
     g.ctx.waitUntil(
       g.env.USERS.getByName(sender)
         .live(frames)
         .catch((err: unknown) => logEvent("info", "live_receipt_dropped", { group: g.id, sender, error: errorMessage(err) })),
     );
   }
-  return refused;
 }
 
 /** A notice from the server API to every member; idempotent by the API's message id. */

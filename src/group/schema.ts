@@ -72,4 +72,36 @@ export const GROUP_MIGRATIONS: readonly Migration[] = [
      PRIMARY KEY (user, from_gseq)
    ) WITHOUT ROWID;
    INSERT INTO former_spans SELECT user, from_gseq, until_gseq FROM spans WHERE until_gseq IS NOT NULL;`,
+  // Large groups (PROTOCOL.md, Large groups): above GROUP_SHARD_SIZE members
+  // the fan-out goes through shard objects. `members.shard` says which one
+  // delivers to a member (NULL: this object, through `spans` and `cursors`);
+  // `shard_spans` are the spans the shards deliver, kept here until the shard
+  // has them (`rev`: the gseq of the change that last touched the row) and,
+  // while open, to know who is where; `shards` is how far each shard has the
+  // log. A span's `prev` is the frame its member must have before the span's
+  // first one (a member moved from another fan-out object). `departed`
+  // remembers where a former member was, so one added back follows its last frame.
+  `ALTER TABLE members ADD COLUMN shard INTEGER;
+   ALTER TABLE spans ADD COLUMN prev INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE shard_spans (
+     user TEXT NOT NULL,
+     from_gseq INTEGER NOT NULL,
+     until_gseq INTEGER,
+     prev INTEGER NOT NULL,
+     shard INTEGER NOT NULL,
+     rev INTEGER NOT NULL,
+     PRIMARY KEY (user, from_gseq)
+   ) WITHOUT ROWID;
+   CREATE INDEX shard_spans_shard ON shard_spans(shard, rev);
+   CREATE TABLE shards (
+     shard INTEGER PRIMARY KEY,
+     sent INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     due INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE departed (
+     user TEXT PRIMARY KEY,
+     shard INTEGER,
+     until_gseq INTEGER NOT NULL
+   );`,
 ];

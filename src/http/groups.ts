@@ -54,10 +54,16 @@ export const NewMemberBody = z
   .refine((b) => (b.user === undefined) !== (b.users === undefined), { error: "give either user or users", path: ["user"] })
   .openapi("NewMember");
 
-/** Adds what a NewMemberBody names, as `actor`. */
-export function addMembers(stub: DurableObjectStub<GroupObject>, actor: string, req: z.infer<typeof NewMemberBody>): Promise<GroupResult> {
-  return req.users ? stub.addMembers(actor, req.users, req.role) : stub.addMember(actor, req.user!, req.role);
+/** Adds what a NewMemberBody names, as `actor`; `refused`: one of them blocks the actor. */
+export function addMembers(
+  stub: DurableObjectStub<GroupObject>,
+  actor: string,
+  req: z.infer<typeof NewMemberBody>,
+  refused = false,
+): Promise<GroupResult> {
+  return req.users ? stub.addMembers(actor, req.users, req.role, refused) : stub.addMember(actor, req.user!, req.role, refused);
 }
+
 const RenameBody = z.object({ name: GroupName }).openapi("Rename");
 const RoleBody = z.object({ role: Role }).openapi("RoleChange");
 

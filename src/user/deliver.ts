@@ -15,13 +15,23 @@ import type { User } from "./context.ts";
 import { conversationOf } from "./conversations.ts";
 import { learn } from "./groups.ts";
 import { namesHidden } from "./hide.ts";
+import { GroupOrder } from "./order.ts";
 import { apply } from "./state.ts";
 
-export function deliver(u: User, envelopes: Envelope[], now: number): void {
+/** Logs and hands out the frames; false if it stopped at a group frame that must wait for an earlier one (see order.ts). */
+export function deliver(u: User, envelopes: Envelope[], now: number): boolean {
   // Expired sockets are closed here, before anything is handed to them.
   const sockets = u.sockets.live(now);
   const offline: QueuedEvent[] = [];
+  const order = new GroupOrder(u);
+  let complete = true;
   for (const envelope of envelopes) {
+    const admission = order.admit(envelope);
+    if (admission === "have") continue;
+    if (admission === "wait") {
+      complete = false;
+      break;
+    }
     if (withheld(u, envelope) || namesHidden(u, envelope)) continue;
     const own = envelope.sender === u.me;
     const queued = sockets.length === 0 && !own;
@@ -40,6 +50,7 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
     const text = withSeq(envelope.frame, seq);
     for (const ws of sockets) if (envelope.origin !== u.sockets.attachment(ws).connectionId) u.sockets.hand(ws, text, now);
   }
+  order.save();
   // Sent in the turn that logged the frames (the output gate holds it until their commit). A queue that
   // fails must not fail the delivery: the frames are logged, and a retried delivery would produce nothing.
   if (offline.length > 0) {
@@ -49,6 +60,7 @@ export function deliver(u: User, envelopes: Envelope[], now: number): void {
       ),
     );
   }
+  return complete;
 }
 
 /**

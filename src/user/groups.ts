@@ -10,6 +10,7 @@ import { lateRefusalText, withSeq } from "../protocol/build.ts";
 import { type GroupEventFrame, type SendFrame, SYSTEM } from "../protocol/frames.ts";
 import { ProtocolError } from "../protocol/parse.ts";
 import type { User } from "./context.ts";
+import { addsMe } from "./order.ts";
 import type { Sent } from "./send.ts";
 import { check } from "./state.ts";
 
@@ -40,8 +41,7 @@ export function sendToGroup(u: User, frame: SendFrame, now: number, from?: WebSo
 export function learn(u: User, e: Envelope): void {
   // The frame is the group object's own, never a client's payload.
   const { message: event } = JSON.parse(e.frame) as GroupEventFrame;
-  const joined =
-    (event.event === "created" || event.event === "member_added") && (event.user === u.me || event.members?.some((m) => m.user === u.me));
+  const joined = addsMe(u.me, e);
   const gone = (event.event === "member_removed" || event.event === "member_left") && event.user === u.me;
   if (joined) u.db.sql.exec("INSERT INTO memberships (group_id) VALUES (?) ON CONFLICT DO NOTHING", e.recipient);
   if (gone) u.db.sql.exec("DELETE FROM memberships WHERE group_id = ?", e.recipient);

@@ -58,7 +58,8 @@ export class UserObject extends DurableObject<Env> {
     const conversations = new Conversations(db, me);
     const alarm = new Alarm(ctx.storage);
     const transport = async (recipient: string, envelopes: Envelope[]): Promise<void> => {
-      if (!isGroupId(recipient)) return withOneRetry(() => env.USERS.getByName(recipient).deliver(envelopes));
+      // Direct frames carry no gseq, so a user's object always takes them whole.
+      if (!isGroupId(recipient)) return void (await withOneRetry(() => env.USERS.getByName(recipient).deliver(envelopes)));
       refused(this.user, await withOneRetry(() => env.GROUPS.getByName(recipient).post(envelopes)), Date.now());
     };
     this.user = {
@@ -88,11 +89,11 @@ export class UserObject extends DurableObject<Env> {
     this.inbox.push(ws, data);
   }
 
-  /** RPC from another object: frames for this user's log and sockets. */
-  async deliver(envelopes: Envelope[]): Promise<void> {
+  /** RPC from another object: frames for this user's log and sockets. False: a group frame must wait for an earlier one; send the rest again later. */
+  async deliver(envelopes: Envelope[]): Promise<boolean> {
     const now = Date.now();
     await this.user.alarm.wakeBy(now + this.user.config.retentionMs);
-    deliver(this.user, envelopes, now);
+    return deliver(this.user, envelopes, now);
   }
 
   /** RPC: frames for the sockets open now, not stored (a group's receipts, ephemeral events); `from` for a user's direct ones. */

@@ -179,4 +179,12 @@ export const MIGRATIONS: readonly Migration[] = [
   `ALTER TABLE conversations ADD COLUMN muted_until INTEGER;
    ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;`,
+  // Large groups (PROTOCOL.md, Large groups): a group's frames reach a member
+  // from the group object or from one of its shards, and a member can move
+  // between them; the member's object keeps the last gseq it has of each
+  // group, so nothing is taken twice or before the frame it follows.
+  `CREATE TABLE group_cursors (
+     group_id TEXT PRIMARY KEY,
+     gseq INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
 ];

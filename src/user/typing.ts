@@ -32,7 +32,9 @@ export class Typing {
       this.forwarded.delete(req.to);
     }
     const frame = typingText(u.me, req.to, req.typing, now);
-    const sent = isGroupId(req.to) ? u.env.GROUPS.getByName(req.to).typing(u.me, frame) : u.env.USERS.getByName(req.to).live([frame], u.me);
+    const sent = isGroupId(req.to)
+      ? u.env.GROUPS.getByName(req.to).typing(u.me, frame, req.typing)
+      : u.env.USERS.getByName(req.to).live([frame], u.me);
     // Ephemeral: a failed hop is a lost "typing…", which the next one replaces.
     u.ctx.waitUntil(sent.catch((err: unknown) => logEvent("info", "typing_dropped", { user: u.me, to: req.to, error: errorMessage(err) })));
   }

@@ -6,10 +6,15 @@
  * delivered frame, against 1 unbatched; how many frames share a call depends
  * on how they arrive in turns, 0.09-0.12 on a loaded 2-core machine); TYPING at the throttle
  * limit costs one live() call per other member per second; a user's
- * transition costs one call per watcher. Counts, not timings.
+ * transition costs one call per watcher; a burst to a 1,000-member group goes
+ * through 10 shards, so the group object makes a few calls per shard and
+ * each shard a few per member. Counts, not timings.
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { GroupObject } from "../../src/group/object.ts";
+import { GroupShard } from "../../src/shard/object.ts";
 import { UserObject } from "../../src/user/object.ts";
 import { Client, createGroup, uniqueUser } from "./helpers.ts";
 
@@ -86,3 +91,66 @@ describe("ephemeral events", () => {
     expect(calls).toHaveBeenCalledTimes(5);
   });
 });
+
+describe("a 1,000-member group (PROTOCOL.md, Large groups)", () => {
+  it("a burst of 20 messages: the group calls 10 shards, each shard its 100 members, no object more than a few hundred calls", async () => {
+    const senders = await members(2, "big");
+    const others = Array.from({ length: 998 }, (_, i) => uniqueUser(`k${i}`));
+    const id = await createGroup(senders[0]!.user, [senders[1]!.user, ...others]);
+    for (const c of senders) await c.expect({ content: "GROUP_EVENT" }, 120_000);
+    const groupFrames = () =>
+      runInDurableObject(
+        env.GROUPS.getByName(id),
+        (_o, s) => s.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM frames").one().n,
+      );
+    // Everyone has the created event before the burst is counted (1,000 objects are created meanwhile).
+    await expect.poll(() => behind(id), { timeout: 300_000, interval: 1000 }).toBe(0);
+    const push = vi.spyOn(GroupShard.prototype, "push");
+    const original = UserObject.prototype.deliver;
+    const perMember = new Map<string, number>();
+    vi.spyOn(UserObject.prototype, "deliver").mockImplementation(async function (this: UserObject, envelopes) {
+      if (envelopes[0]?.recipient === id) perMember.set(this.ctx.id.name!, (perMember.get(this.ctx.id.name!) ?? 0) + 1);
+      // 20 ms, as a call to an object on another machine might take (see the burst above).
+      await new Promise((r) => setTimeout(r, 20));
+      return original.call(this, envelopes);
+    });
+    const N = 20;
+    for (let i = 0; i < N; i++) senders[i % 2]!.send({ id: `k${i}`, to: id, type: "USER_MSG", content: "TEXT_MESSAGE", message: i });
+    await expect.poll(groupFrames, { timeout: 120_000 }).toBe(N + 1);
+    await expect.poll(() => behind(id), { timeout: 300_000, interval: 1000 }).toBe(0);
+    for (const c of senders) await c.expectAll({ type: "USER_MSG", to: id }, N / 2, 60_000);
+    expect(perMember.size).toBe(1000);
+    const perShard = new Map<unknown, number>();
+    for (const instance of push.mock.instances) perShard.set(instance, (perShard.get(instance) ?? 0) + 1);
+    const shardCalls = [...perShard.values()];
+    const memberCalls = [...perMember.values()];
+    const framesPerPush = push.mock.calls.reduce((n, [frames]) => n + frames.length, 0) / push.mock.calls.length;
+    console.info(
+      `1,000 members, ${N} messages: group -> ${perShard.size} shards, ${push.mock.calls.length} push() calls (${framesPerPush.toFixed(1)} frames each); ` +
+        `each shard receives at most ${Math.max(...shardCalls)} push() and makes at most ${Math.max(...memberCalls) * 100} deliver() calls; ` +
+        `each member receives at most ${Math.max(...memberCalls)} deliver() (${(memberCalls.reduce((a, b) => a + b, 0) / 1000).toFixed(2)} on average)`,
+    );
+    expect(perShard.size).toBe(10);
+    // The group object makes one push per shard per batch; a batch takes what arrived meanwhile.
+    expect(push.mock.calls.length).toBeLessThanOrEqual(10 * N);
+    // No object makes or receives more than a few hundred calls for the burst: each shard calls its 100 members a few times.
+    expect(Math.max(...memberCalls)).toBeLessThanOrEqual(N);
+    expect(Math.max(...memberCalls) * 100).toBeLessThanOrEqual(1000);
+  }, 900_000);
+});
+
+/** The group's shards that do not have its whole log yet, plus their members' objects that do not. */
+async function behind(id: string): Promise<number> {
+  const { latest, shards } = await runInDurableObject(env.GROUPS.getByName(id), (_o, s) => ({
+    latest: s.storage.sql.exec<{ g: number }>("SELECT max(gseq) AS g FROM frames").one().g,
+    shards: s.storage.sql.exec<{ shard: number; sent: number }>("SELECT shard, sent FROM shards").toArray(),
+  }));
+  let n = shards.filter((x) => x.sent < latest).length;
+  for (const { shard } of shards) {
+    n += await runInDurableObject(
+      env.SHARDS.getByName(`${id}#${shard}`),
+      (_o, s) => s.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM cursors WHERE sent < ?", latest).one().n,
+    );
+  }
+  return n;
+}
