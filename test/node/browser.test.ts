@@ -854,3 +854,47 @@ describe("the chat page as people use it (issue 20)", () => {
     await ned.context.close();
   });
 });
+
+describe("a large group on the chat page (issue 24)", () => {
+  it("a 250-member group's list draws 100 rows and a Show more row; a message arriving leaves the list alone", async () => {
+    const suffix = crypto.randomUUID().slice(0, 6);
+    const ann = await person(`ann-${suffix}`);
+    await signIn(ann);
+    const others = Array.from({ length: 249 }, (_, i) => `m${i}-${suffix}`);
+    const res = await fetch(`${server.url}/v1/groups`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${await devToken(server, ann.name)}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Crowd", members: others }),
+    });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    await sidebarEntry(ann, id).filter({ hasText: "Crowd" }).click();
+    await ann.page.click("#members-toggle");
+    await ann.page.locator("#member-list li[data-user]").first().waitFor();
+    expect(await ann.page.locator("#member-list li[data-user]").count()).toBe(100);
+    expect(await ann.page.locator("#members h3").textContent()).toBe("Members (250)");
+    expect(await ann.page.locator("#member-list li.more").textContent()).toBe("Show 100 more of 150");
+    // A message from another member: drawn in the conversation, and the member list is not drawn again.
+    await ann.page
+      .locator("#member-list li")
+      .first()
+      .evaluate((el) => {
+        el.setAttribute("data-mark", "kept");
+      });
+    const sent = await fetch(`${server.url}/v1/admin/messages`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${DEV_API_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ id: `crowd-${suffix}`, from: others[7], to: id, message: "hello crowd" }),
+    });
+    expect(sent.status).toBe(201);
+    await ann.page.locator("#messages .msg", { hasText: "hello crowd" }).waitFor();
+    expect(await ann.page.locator('#member-list li[data-mark="kept"]').count()).toBe(1);
+    await ann.page.click("#member-list li.more button");
+    expect(await ann.page.locator("#member-list li[data-user]").count()).toBe(200);
+    await ann.page.click("#member-list li.more button");
+    expect(await ann.page.locator("#member-list li[data-user]").count()).toBe(250);
+    expect(await ann.page.locator("#member-list li.more").count()).toBe(0);
+    expect(pageErrors).toEqual([]);
+    await ann.context.close();
+  });
+});
