@@ -193,9 +193,10 @@ export class UserObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const u = this.user;
     u.alarm.fired();
-    u.outbox.sweep();
     const now = Date.now();
     await Promise.all(u.outbox.recipients().map((r) => u.outbox.flush(r, now)));
+    // What those flushes (or one already running) delivered goes now, so the safety net below is armed for nothing else.
+    u.outbox.sweep();
     const cutoff = now - u.config.retentionMs;
     const oldest = Math.min(u.log.prune(cutoff) ?? Infinity, pruneReceipts(u, cutoff) ?? Infinity);
     const next = Math.min(oldest + u.config.retentionMs, u.outbox.due(Date.now() + SAFETY_NET_MS) ?? Infinity);
