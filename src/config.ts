@@ -65,6 +65,10 @@ export interface Config {
   webhooks: { includeMessage: boolean } | null;
   /** Whether /v1/docs serves the API reference (API_DOCS). */
   apiDocs: boolean;
+  /** The largest upload (MAX_FILE_BYTES). */
+  maxFileBytes: number;
+  /** Bytes a user may upload per UTC day (MAX_FILE_BYTES_PER_DAY). */
+  maxFileBytesPerDay: number;
 }
 
 /** How tokens are checked. With no secret and no JWKS URL, nobody gets in. */
@@ -214,6 +218,8 @@ export function readConfig(env: Vars): Config {
     reportsPerDay: positiveNumber(env, "REPORTS_PER_DAY", 20),
     webhooks: readWebhooks(env),
     apiDocs: onOff(env, "API_DOCS", true),
+    maxFileBytes: positiveNumber(env, "MAX_FILE_BYTES", 25 * 1024 * 1024),
+    maxFileBytesPerDay: positiveNumber(env, "MAX_FILE_BYTES_PER_DAY", 500 * 1024 * 1024),
   };
   cache.set(env, config);
   return config;

@@ -48,6 +48,8 @@ export default defineConfig({
                 MAX_GROUP_MEMBERS: "3",
                 LOG_MAX_ROWS: "5",
                 MAX_MESSAGE_BYTES: "1024",
+                MAX_FILE_BYTES: "2048",
+                MAX_FILE_BYTES_PER_DAY: "5000",
                 EDIT_WINDOW_SECONDS: "1",
                 AUTH_CLOCK_TOLERANCE_SECONDS: "0",
                 ALLOWED_ORIGINS: "https://chat.example,https://app.example",

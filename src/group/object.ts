@@ -62,6 +62,11 @@ export class GroupObject extends DurableObject<Env> {
     return membership.get(this.group, actor);
   }
 
+  /** Whether the user is a member now (a file of the group is theirs to upload to and download). */
+  isMember(user: string): boolean {
+    return this.group.members.get(user) !== null;
+  }
+
   rename(actor: string, name: string): GroupResult {
     return this.change(() => membership.rename(this.group, actor, name, Date.now()));
   }

@@ -17,6 +17,7 @@ import { blocks } from "./blocks.ts";
 import { conversations } from "./conversations.ts";
 import { docs } from "./docs.ts";
 import { httpError } from "./errors.ts";
+import { files } from "./files.ts";
 import { groups } from "./groups.ts";
 import { adminReports, reports } from "./reports.ts";
 import { router } from "./router.ts";
@@ -26,7 +27,11 @@ export const app = router();
 app.use("/v1/*", async (c, next) => {
   // Tokens travel as bearer headers, never cookies, so any listed origin (or any, when none are) may call.
   const origins = readConfig(c.env).allowedOrigins;
-  return cors({ origin: origins ? [...origins] : "*", allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"] })(c, next);
+  return cors({
+    origin: origins ? [...origins] : "*",
+    allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key", "Range"],
+    exposeHeaders: ["Content-Range", "Content-Disposition"],
+  })(c, next);
 });
 
 app.get("/health", (c) => c.json({ status: "ok" }));
@@ -46,19 +51,23 @@ app.get("/dev/token", async (c) => {
 const GROUP_BODY_BYTES = 1000 * (128 * 4 + 3) + 1024;
 
 // The same limit as a socket's frame (a body is one message at most), except the group routes that take member lists.
+// Uploads have their own limit (MAX_FILE_BYTES) and stream to R2 unread (files.ts).
 app.use("/v1/*", async (c, next) => {
+  if (c.req.path.startsWith("/v1/files")) return next();
   const lists = c.req.method === "POST" && /^\/v1\/(admin\/)?groups(\/[^/]+\/members)?$/.test(c.req.path);
   const maxSize = lists ? Math.max(GROUP_BODY_BYTES, readConfig(c.env).maxMessageBytes) : readConfig(c.env).maxMessageBytes;
   return bodyLimit({ maxSize, onError: () => httpError(413, "too_large", `the body is over the ${maxSize}-byte limit`) })(c, next);
 });
 
-for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
+for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports", "/v1/files"])
+  app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);
 app.route("/v1/blocks", blocks);
 app.route("/v1/reports", reports);
 app.route("/v1/admin/reports", adminReports);
+app.route("/v1/files", files);
 app.route("/v1/admin", admin);
 app.route("/v1/docs", docs);
 

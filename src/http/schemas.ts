@@ -34,7 +34,10 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: "not allowed",
   404: "no such thing, or not yours to see",
   409: "conflicts with the current state",
+  411: "no Content-Length",
   413: "body too large",
+  416: "the Range is outside the file",
+  429: "over a limit; try later",
   503: "not configured, or the identity provider is unreachable",
 };
 

@@ -27,6 +27,7 @@ import type { User } from "./context.ts";
 import { Conversations } from "./conversations.ts";
 import { deliver, live } from "./deliver.ts";
 import { type Evidence, evidence } from "./evidence.ts";
+import * as files from "./files.ts";
 import { refused } from "./groups.ts";
 import { hide } from "./hide.ts";
 import { Inbox } from "./inbox.ts";
@@ -151,6 +152,23 @@ export class UserObject extends DurableObject<Env> {
     return deletedAt(this.user, id) !== null;
   }
 
+  // ---- files (src/http/files.ts) -------------------------------------------------
+
+  /** Before an upload's bytes go to R2: the UTC day charged, or null when today's allowance is used up. */
+  reserveFile(upload: files.Upload): number | null {
+    return this.user.db.atomically(() => files.reserve(this.user, upload, Date.now()));
+  }
+
+  /** An upload that did not complete: no file, no charge. */
+  releaseFile(id: string, day: number): void {
+    this.user.db.atomically(() => files.release(this.user, id, day));
+  }
+
+  /** The uploader deleted the file from R2. */
+  forgetFile(id: string): void {
+    files.forget(this.user, id);
+  }
+
   // ---- the server API (src/http/admin.ts) ----------------------------------------
 
   /** A message sent as this user, with every guarantee of a socket send; no socket gets an ack. */
@@ -186,6 +204,7 @@ export class UserObject extends DurableObject<Env> {
         await this.env.GROUPS.getByName(group).forgetMember(this.user.me);
       });
     }
+    await files.removeAll(this.user);
     await erase(this.user);
   }
 
@@ -198,7 +217,11 @@ export class UserObject extends DurableObject<Env> {
     // What those flushes (or one already running) delivered goes now, so the safety net below is armed for nothing else.
     u.outbox.sweep();
     const cutoff = now - u.config.retentionMs;
-    const oldest = Math.min(u.log.prune(cutoff) ?? Infinity, pruneReceipts(u, cutoff) ?? Infinity);
+    const oldest = Math.min(
+      u.log.prune(cutoff) ?? Infinity,
+      pruneReceipts(u, cutoff) ?? Infinity,
+      (await files.sweep(u, cutoff)) ?? Infinity,
+    );
     const next = Math.min(oldest + u.config.retentionMs, u.outbox.due(Date.now() + SAFETY_NET_MS) ?? Infinity);
     if (next !== Infinity) await u.alarm.wakeBy(next);
   }

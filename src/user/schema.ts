@@ -187,4 +187,20 @@ export const MIGRATIONS: readonly Migration[] = [
      group_id TEXT PRIMARY KEY,
      gseq INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // Files (PROTOCOL.md, Files): the user's uploads, so that retention,
+  // erasure and a delete for everyone can remove them from R2 (the bucket is
+  // never listed), `doomed` once a delete for everyone named one (the alarm
+  // removes it); and the bytes uploaded per UTC day (MAX_FILE_BYTES_PER_DAY).
+  `CREATE TABLE files (
+     id TEXT PRIMARY KEY,
+     conversation TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     created INTEGER NOT NULL,
+     doomed INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID;
+   CREATE INDEX files_created ON files(created);
+   CREATE TABLE file_bytes (
+     day INTEGER PRIMARY KEY,
+     bytes INTEGER NOT NULL
+   );`,
 ];

@@ -18,6 +18,7 @@ import { ProtocolError } from "../protocol/parse.ts";
 import { reactionChanges, setReaction } from "../reactions.ts";
 import type { User } from "./context.ts";
 import { conversationOf } from "./conversations.ts";
+import { doomNamedFile } from "./files.ts";
 import type { LogEntry } from "./log.ts";
 
 /**
@@ -99,10 +100,12 @@ export function deletedAt(u: User, id: string): string | null {
 /**
  * Deleted for everyone: the payloads of the message and of its edits are
  * erased wherever this object holds them (log rows, the outbox, the state
- * row), its reactions go, and it is no longer unread.
+ * row), its reactions go, and it is no longer unread. The sender's own
+ * upload that it named goes too (files.ts).
  */
 function erase(u: User, id: string, target: LogEntry, time: string): void {
   const sql = u.db.sql;
+  if (target.sender === u.me) doomNamedFile(u, id, target.conversation, Date.now());
   const erased = `SET frame = ${ERASED_FRAME_SQL} WHERE id = ?1 OR (ref = ?1 AND type = 'MESSAGE_EDIT')`;
   sql.exec(`UPDATE log ${erased}`, id);
   // Still owed to its recipient: the recipient gets the tombstone, then the delete.
