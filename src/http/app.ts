@@ -59,8 +59,16 @@ app.use("/v1/*", async (c, next) => {
   return bodyLimit({ maxSize, onError: () => httpError(413, "too_large", `the body is over the ${maxSize}-byte limit`) })(c, next);
 });
 
-for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports", "/v1/files"])
-  app.use(path, userAuth).use(`${path}/*`, userAuth);
+// An upload refused before its body was read (401, 404, 429): the body is read to its end (it is within
+// MAX_FILE_BYTES), or the connection is reset under a client still sending it, and an HTTP/1.1 client
+// (Node's fetch) gets a network error instead of the answer. Over the limit (413, 411) it is not read.
+app.use("/v1/files", async (c, next) => {
+  await next();
+  const body = c.req.raw.body;
+  if (!body || c.req.raw.bodyUsed || !(Number(c.req.header("content-length")) <= readConfig(c.env).maxFileBytes)) return;
+  await body.pipeTo(new WritableStream()).catch(() => undefined);
+});
+for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports", "/v1/files"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);

@@ -295,6 +295,8 @@ describe("GET /v1/openapi.json", () => {
         "/v1/conversations/{id}",
         "/v1/conversations/{id}/messages",
         "/v1/conversations/{id}/messages/{message}",
+        "/v1/files",
+        "/v1/files/{id}",
         "/v1/groups",
         "/v1/groups/{id}",
         "/v1/groups/{id}/members",
