@@ -13,6 +13,7 @@
  *   watchPresence() ─▶ PRESENCE_SUBSCRIBE on every connection ─▶ presence events (live only)
  *   reply() / edit() / react() / deleteForEveryone() ─▶ Outbox (as send()); their frames ─▶ edit / delete / reaction events
  *   block() / report() / updateConversation() ─▶ /v1/blocks, /v1/reports, PATCH /v1/conversations/<id> (safety.ts)
+ *   upload() ─▶ POST /v1/files (progress) ─▶ a FILE_MESSAGE naming it, as send(); download() ─▶ GET /v1/files/<id>
  */
 import type { ConnectionIdFrame, GroupRole } from "../protocol/frames.ts";
 import { Api, type ConversationPage, type ConversationsQuery, type FetchLike, type HistoryPage, type HistoryQuery } from "./api.ts";
@@ -22,6 +23,7 @@ import { ResumeCursor } from "./cursor.ts";
 import { Emitter, type Listener } from "./emitter.ts";
 import type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
 import type { FilePayload } from "./file.ts";
+import { type FileFetch, type FileRef, Files, type UploadOptions } from "./files.ts";
 import { type OutgoingUserMsg, parseServerFrame } from "./frames.ts";
 import { type Group, Groups, type NewGroup } from "./groups.ts";
 import { changed, type SendOptions } from "./lifecycle.ts";
@@ -52,6 +54,7 @@ export class LunarLoomClient extends SafetyActions {
   protected readonly api: Api;
   private readonly unreadCounts: UnreadCounts;
   private readonly groups: Groups;
+  private readonly files: Files;
   private readonly typingSender: TypingSender;
   private readonly typingWatch: TypingWatch;
   private readonly presence: PresenceWatch;
@@ -79,6 +82,8 @@ export class LunarLoomClient extends SafetyActions {
     this.outbox = new Outbox(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     const tokens = new Tokens(options.token);
     this.api = new Api(new URL("/", options.url.replace(/^ws/, "http")), tokens, fetchImpl);
+    // The same fetch: uploads call it with a streamed body, which FetchLike leaves out.
+    this.files = new Files(new URL("/", options.url.replace(/^ws/, "http")), tokens, fetchImpl as unknown as FileFetch);
     this.unreadCounts = new UnreadCounts({
       me: () => this.me,
       refetch: (limit) => this.api.conversations({ limit }),
@@ -188,6 +193,21 @@ export class LunarLoomClient extends SafetyActions {
   /** A FILE_MESSAGE; make the payload with `filePayload(blob, name)`. */
   sendFile(to: string, file: FilePayload, options: Omit<SendOptions, "content"> = {}): Outgoing {
     return this.send(to, file, { ...options, content: "FILE_MESSAGE" });
+  }
+
+  /**
+   * Uploads a file (any size up to the server's MAX_FILE_BYTES) into a conversation, then sends the
+   * FILE_MESSAGE that names it. Rejects with an ApiError when the server refuses the upload (413, 429, 404).
+   */
+  async upload(file: Blob, conversation: string, options: UploadOptions = {}): Promise<{ ref: FileRef; message: Outgoing }> {
+    const { file: id, name, type, size } = await this.files.upload(file, conversation, options);
+    const ref: FileRef = { file: id, name, type, size };
+    return { ref, message: this.send(conversation, ref, { content: "FILE_MESSAGE" }) };
+  }
+
+  /** A file's bytes (a FILE_MESSAGE's `message.file`), for the uploader, the direct peer or a group member. */
+  download(fileId: string): Promise<Blob> {
+    return this.files.download(fileId);
   }
 
   /** Tells the sender the message reached this device. `serverId` is the message frame's `id`. */

@@ -48,6 +48,7 @@ export { LunarLoomClient } from "./client.ts";
 export type { HeartbeatOptions, NetworkSignal, TokenSource, WebSocketConstructor, WebSocketLike } from "./connection.ts";
 export type { ClientEvents, ConnectionState, Refusal, ServerError } from "./events.ts";
 export { type FilePayload, fileBytes, filePayload, isFilePayload, MAX_FILE_BYTES } from "./file.ts";
+export type { FileRef, StoredFile, UploadOptions, UploadProgress } from "./files.ts";
 export {
   conversationOf,
   type OutgoingPresenceSubscribe,
