@@ -68,7 +68,8 @@ app.use("/v1/files", async (c, next) => {
   if (!body || c.req.raw.bodyUsed || !(Number(c.req.header("content-length")) <= readConfig(c.env).maxFileBytes)) return;
   await body.pipeTo(new WritableStream()).catch(() => undefined);
 });
-for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports", "/v1/files"]) app.use(path, userAuth).use(`${path}/*`, userAuth);
+for (const path of ["/v1/conversations", "/v1/groups", "/v1/blocks", "/v1/reports", "/v1/files"])
+  app.use(path, userAuth).use(`${path}/*`, userAuth);
 app.use("/v1/admin/*", apiKeyAuth);
 app.route("/v1/conversations", conversations);
 app.route("/v1/groups", groups);

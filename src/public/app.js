@@ -11,7 +11,9 @@
 // group's members from GET /v1/groups/<id> and then its events. The socket
 // resumes after the newest seq the page has seen (kept per user in
 // localStorage) or the list shows, so a reload replays only what is new.
+
 import * as actions from "./actions.js";
+import { Attachments } from "./attach.js";
 import { tick } from "./bubble.js";
 import { ApiError, conversationOf, LunarLoomClient, MAX_WATCHED } from "./client.js";
 import { Composer } from "./composer.js";
@@ -102,6 +104,7 @@ async function signIn(user) {
     saw: () => saveSeq(client.lastSeq),
   });
   safety = new Safety({ client, me: user, changed: redraw, error: showError });
+  new Attachments({ client, current: () => current, sent: track, error: showError });
   view.showScreen("list");
   let since = Number(localStorage.getItem(storedSeqKey(user)) ?? 0);
   try {

@@ -2,7 +2,9 @@
 // a file, the sender's name in a group, time and ticks, and what actions.js
 // adds: a quoted reply, edited, deleted, reactions), or a line about
 // the group. Each item's element is kept on it (`msg.el`) while drawn.
+
 import { decorate } from "./actions.js";
+import { fileRefNodes, isFileRef } from "./attach.js";
 import { isFilePayload } from "./client.js";
 import { clock, describe, formatSize, linkified, plain } from "./format.js";
 import { reportButton } from "./safety.js";
@@ -45,6 +47,7 @@ export function bubble(msg, me) {
 
 /** A message's payload as DOM: a file, or text with its links. */
 export function content(msg) {
+  if (msg.content === "FILE_MESSAGE" && isFileRef(msg.message)) return fileRefNodes(msg.message);
   if (msg.content === "FILE_MESSAGE" && isFilePayload(msg.message)) return file(msg.message);
   return linkified(plain(msg.message));
 }

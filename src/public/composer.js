@@ -3,8 +3,6 @@
 // switches; typing is reported while the user writes and stopped 5 s after
 // the last keystroke, when the box is emptied, on sending and on switching.
 import { cancel, compose } from "./actions.js";
-import { filePayload, MAX_FILE_BYTES } from "./client.js";
-import { formatSize } from "./format.js";
 
 /** This long after the last keystroke, the user has stopped typing (the client repeats `true` until told). */
 const TYPING_IDLE_MS = 5000;
@@ -21,7 +19,6 @@ export class Composer {
    *   chats: () => import("./model.js").Chats,
    *   current: () => string,
    *   sent: (outgoing: import("./client.js").Outgoing) => void,
-   *   error: (text: string) => void,
    * }} deps
    */
   constructor(deps) {
@@ -37,7 +34,6 @@ export class Composer {
       this.send();
     });
     box().addEventListener("input", () => this.input());
-    $("#composer input[name=file]").addEventListener("change", (event) => void this.file(event.target));
   }
 
   /** Keeps the draft of the conversation being left, and stops saying the user types there. */
@@ -102,17 +98,5 @@ export class Composer {
     }
     el.style.height = "auto";
     el.style.height = `${Math.min(el.scrollHeight, MAX_HEIGHT_PX)}px`;
-  }
-
-  async file(input) {
-    const file = input.files?.[0];
-    input.value = "";
-    const current = this.deps.current();
-    if (!file || !current) return;
-    if (file.size > MAX_FILE_BYTES) {
-      this.deps.error(`${file.name} is ${formatSize(file.size)}; files up to ${formatSize(MAX_FILE_BYTES)} fit in a message.`);
-      return;
-    }
-    this.deps.sent(this.deps.client.sendFile(current, await filePayload(file, file.name)));
   }
 }

@@ -40,7 +40,8 @@ export function linkified(text) {
 }
 
 export function formatSize(bytes) {
-  return bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024) return `${bytes} B`;
+  return bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
 export function clock(iso) {
@@ -88,11 +89,8 @@ export function title(chat) {
 /** A message in one line, for the sidebar's preview. */
 export function summary(msg, me) {
   if (msg.content === "GROUP_EVENT") return describe(msg, me);
-  const text = msg.deleted
-    ? "This message was deleted"
-    : isFilePayload(msg.message)
-      ? `File: ${msg.message.name}`
-      : plain(msg.message).replace(/\s+/g, " ");
+  const file = msg.content === "FILE_MESSAGE" && (isFilePayload(msg.message) || typeof msg.message?.file === "string");
+  const text = msg.deleted ? "This message was deleted" : file ? `File: ${msg.message.name}` : plain(msg.message).replace(/\s+/g, " ");
   if (msg.from === me) return `You: ${text}`;
   return isMessage(msg) && msg.peer.startsWith("group:") ? `${msg.from}: ${text}` : text;
 }
