@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm"] as const;
+export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm", "files"] as const;
 /** Scenarios with no floor to compare with: they measure the server against itself. */
 export const SERVER_ONLY: readonly ScenarioName[] = ["crash", "history", "presence", "storm"];
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -43,6 +43,9 @@ export interface BenchOptions {
   /** storm: users connected through the client library when the server restarts, and how many of them keep sending. */
   stormUsers: number;
   stormSenders: number;
+  /** files: the file's size (MiB), and transfers timed each way. */
+  fileMiB: number;
+  fileTransfers: number;
   /** Upper bound on any one scenario run. */
   scenarioTimeoutMs: number;
   /** Profile the real server's (and the floor's) hot path instead of the timed run. */
@@ -91,6 +94,8 @@ export const DEFAULTS: BenchOptions = {
   presenceCycles: 20,
   stormUsers: 2000,
   stormSenders: 200,
+  fileMiB: 10,
+  fileTransfers: 5,
   scenarioTimeoutMs: 120_000,
   profile: false,
   profileScenario: "pairs",
@@ -120,6 +125,7 @@ export const QUICK: Partial<BenchOptions> = {
   presenceCycles: 5,
   stormUsers: 200,
   stormSenders: 20,
+  fileTransfers: 3,
 };
 
 const NUMERIC = [
@@ -145,6 +151,8 @@ const NUMERIC = [
   "presenceUsers",
   "presenceCycles",
   "stormUsers",
+  "fileMiB",
+  "fileTransfers",
   "stormSenders",
   "scenarioTimeoutMs",
   "profileIntervalUs",

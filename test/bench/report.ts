@@ -57,6 +57,8 @@ export const TARGETS: readonly TargetSpec[] = [
     op: "==",
     threshold: 0,
   },
+  { label: "files: upload ≥ 0.8× floor (10 MiB)", scenario: "files", metric: "uploadMiBps", of: "ratio", op: ">=", threshold: 0.8 },
+  { label: "files: download ≥ 0.8× floor (10 MiB)", scenario: "files", metric: "downloadMiBps", of: "ratio", op: ">=", threshold: 0.8 },
   { label: "offline drain ≥ 5,000 msgs/s", scenario: "drain", metric: "msgsPerSec", of: "server", op: ">=", threshold: 5000 },
   { label: "pairs: lost + duplicated + out-of-order = 0", scenario: "pairs", metric: "anomalies", of: "server", op: "==", threshold: 0 },
   { label: "fan-in: lost + duplicated + out-of-order = 0", scenario: "fanin", metric: "anomalies", of: "server", op: "==", threshold: 0 },
@@ -84,7 +86,7 @@ export const TARGETS: readonly TargetSpec[] = [
 interface Row {
   metric: string;
   label: string;
-  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs" | "x";
+  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs" | "x" | "MiB/s";
 }
 
 /** Counts that must be 0 wherever messages flow. */
@@ -156,6 +158,14 @@ const ROWS: Record<string, Row[]> = {
     { metric: "cpuUsPerTransitionWatched", label: "workerd CPU per connect or disconnect, 20 watchers", unit: "µs" },
     { metric: "cpuUsPerTransitionAlone", label: "… with no watchers", unit: "µs" },
   ],
+  files: [
+    { metric: "uploadMiBps", label: "upload throughput, one file at a time", unit: "MiB/s" },
+    { metric: "downloadMiBps", label: "download throughput, one file at a time", unit: "MiB/s" },
+    { metric: "uploadMs", label: "upload time", unit: "ms" },
+    { metric: "downloadMs", label: "download time", unit: "ms" },
+    { metric: "rssPeak1MiB", label: "workerd RSS peak over rest, 1 MiB files", unit: "KB" },
+    { metric: "rssPeakBig", label: "workerd RSS peak over rest, large files", unit: "KB" },
+  ],
   crash: [
     { metric: "acked", label: "acked before SIGKILL", unit: "count" },
     { metric: "missingFromSenderLog", label: "acked but missing from sender's log", unit: "count" },
@@ -191,6 +201,7 @@ export const SCENARIO_TITLES: Record<string, string> = {
   group: "group",
   presence: "presence (server only)",
   storm: "storm (server only)",
+  files: "files (10 MiB)",
 };
 
 export function fmt(value: number | undefined, unit: Row["unit"] | "ratio"): string {
@@ -199,6 +210,7 @@ export function fmt(value: number | undefined, unit: Row["unit"] | "ratio"): str
   if (unit === "KB") return `${(value / 1024).toFixed(0)}`;
   if (unit === "ms") return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
   if (unit === "count") return String(Math.round(value * 10) / 10);
+  if (unit === "MiB/s") return value.toFixed(1);
   return Math.round(value).toLocaleString("en-US");
 }
 

@@ -12,6 +12,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { type DevServer, ROOT, startDevServer } from "../node/devserver.ts";
 import { type ChartData, FLOOR_COLOR, renderChart, SERVER_COLOR } from "./chart.ts";
+import { files } from "./files.ts";
 import { type BenchOptions, parseOptions, type ScenarioName, SERVER_ONLY } from "./options.ts";
 import { cpuDelta, sampleWorkerd } from "./proc.ts";
 import { type CpuProfile, type ModuleMap, profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
@@ -104,6 +105,7 @@ const runners: Record<Exclude<ScenarioName, Restarting>, (ctx: Ctx) => Promise<R
   history,
   group: (ctx) => group(ctx, ctx.kind),
   presence,
+  files,
 };
 /**
  * Server only, and they restart the server on its own state: each gets a

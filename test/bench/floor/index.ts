@@ -23,6 +23,7 @@ interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
   FLOOR_GROUPS: DurableObjectNamespace<FloorGroup>;
   CONNECT_LIMITER: RateLimit;
+  FLOOR_FILES: R2Bucket;
 }
 
 const USER_HEADER = "X-Floor-User";
@@ -38,6 +39,16 @@ export default {
       const { members } = (await request.json()) as { members: string[] };
       await env.FLOOR_GROUPS.getByName(id).setMembers(members);
       return Response.json({ id });
+    }
+    // Files: the same bytes to and from R2 with no token, no access check and no allowance (the `files` scenario).
+    if (url.pathname === "/v1/files" && request.method === "POST") {
+      const file = crypto.randomUUID();
+      await env.FLOOR_FILES.put(file, request.body);
+      return Response.json({ file }, { status: 201 });
+    }
+    if (url.pathname.startsWith("/v1/files/")) {
+      const object = await env.FLOOR_FILES.get(url.pathname.slice("/v1/files/".length));
+      return object ? new Response(object.body) : httpError(404, "not_found", "no such file");
     }
     if (url.pathname !== "/ws") return httpError(404, "not_found", "connect to /ws");
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return httpError(426, "upgrade_required", "WebSocket only");
