@@ -78,12 +78,23 @@ const remove = createRoute({
 
 const noSuchFile = (id: string) => typed<never>(httpError(404, "not_found", `no file ${id.slice(0, 64)}`));
 
-/** The file and what its metadata says, if the user may read it; otherwise null, whether or not it exists. */
-async function readable(env: Env, user: string, id: string): Promise<{ object: R2Object; meta: FileMeta } | null> {
+/**
+ * The file and what its metadata says, if the user may read it; otherwise
+ * null, whether or not it exists. With `open`, the object comes with its
+ * body (one R2 call for a whole download), which is cancelled if refused.
+ */
+async function readable(
+  env: Env,
+  user: string,
+  id: string,
+  open = false,
+): Promise<{ object: R2Object | R2ObjectBody; meta: FileMeta } | null> {
   if (!isFileId(id)) return null;
-  const object = await env.FILES.head(id);
+  const object = open ? await env.FILES.get(id) : await env.FILES.head(id);
   const meta = object && metaOf(object);
-  return object && meta && (await mayRead(env, user, meta)) ? { object, meta } : null;
+  if (object && meta && (await mayRead(env, user, meta))) return { object, meta };
+  if (open && object) await (object as R2ObjectBody).body.cancel();
+  return null;
 }
 
 export const files = router()
@@ -127,16 +138,18 @@ export const files = router()
   })
   .openapi(download, async (c) => {
     const { id } = c.req.valid("param");
-    const found = await readable(c.env, c.get("user"), id);
+    const rangeHeader = c.req.header("range");
+    // Without a Range, metadata and bytes come in one R2 call; a Range needs the size first (416).
+    const found = await readable(c.env, c.get("user"), id, rangeHeader === undefined);
     if (!found) return noSuchFile(id);
     const { object, meta } = found;
-    const range = parseRange(c.req.header("range"), object.size);
+    const range = parseRange(rangeHeader, object.size);
     if (range === "unsatisfiable") {
       const res = httpError(416, "range_not_satisfiable", `the file has ${object.size} bytes`);
       res.headers.set("Content-Range", `bytes */${object.size}`);
       return typed<never>(res);
     }
-    const body = await c.env.FILES.get(id, range ? { range } : {});
+    const body = rangeHeader === undefined ? (object as R2ObjectBody) : await c.env.FILES.get(id, range ? { range } : {});
     if (!body) return noSuchFile(id);
     const headers = servingHeaders(object.httpMetadata?.contentType ?? "application/octet-stream", meta.name, object.httpEtag);
     // Known before the first byte, so a download can show its progress.
