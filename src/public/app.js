@@ -11,7 +11,6 @@
 // group's members from GET /v1/groups/<id> and then its events. The socket
 // resumes after the newest seq the page has seen (kept per user in
 // localStorage) or the list shows, so a reload replays only what is new.
-
 import * as actions from "./actions.js";
 import { Attachments } from "./attach.js";
 import { tick } from "./bubble.js";
@@ -89,13 +88,7 @@ async function signIn(user) {
   client.on("error", (e) => {
     if (e.code !== "RATE_LIMITED") $("#chat-error").textContent = `${e.code}: ${e.reason}`;
   });
-  composer = new Composer({
-    client,
-    chats: () => chats,
-    current: () => current,
-    sent: track,
-    error: showError,
-  });
+  composer = new Composer({ client, chats: () => chats, current: () => current, sent: track });
   actions.listen({
     client,
     chats: () => chats,
