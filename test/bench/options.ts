@@ -2,6 +2,8 @@
  * The benchmark's knobs: defaults (the issue's setting), `--quick`, then
  * environment variables (BENCH_PAIRS=4), then flags (--pairs=4), later wins.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm", "files"] as const;
@@ -58,15 +60,17 @@ export interface BenchOptions {
   serverDir: string | null;
   /**
    * The floor's Durable Object class: SQLite-backed like the server's (the
-   * design card's storage class; default), or a plain class for reference.
+   * design card's storage class; default), or a plain class for reference;
+   * `log` is the SQLite floor writing one log row per message at each end.
    */
-  floorStorage: "sqlite" | "plain";
+  floorStorage: "sqlite" | "plain" | "log";
   /**
    * What runs in the floor's place: the floor, or (`no-state`) this server
    * built without its message state rows (snapshot.ts), for the A/B of what
-   * writing them costs.
+   * writing them costs; or another checkout's server (a directory: the
+   * server before a change), for a same-run before/after.
    */
-  against: "floor" | "no-state";
+  against: "floor" | "no-state" | { dir: string };
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -170,9 +174,12 @@ export const USAGE = `npm run bench [-- options]
 ${NUMERIC.map((k) => `${`  --${kebab(k)}=N`.padEnd(26)}(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
   --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
   --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
-  --floor-storage=S       (BENCH_FLOOR_STORAGE) the floor's object class: sqlite (default, as the server's) or plain
-  --against=W             (BENCH_AGAINST) what runs as "floor": floor (default), or no-state: the same server source
-                          built without message state rows (edits/deletes/reactions change no state), an A/B
+  --floor-storage=S       (BENCH_FLOOR_STORAGE) the floor's object class: sqlite (default, as the server's), plain, or
+                          log: sqlite, and one log row per message at each end (the least storage the guarantees allow)
+  --against=W             (BENCH_AGAINST) what runs as "floor": floor (default); no-state: the same server source
+                          built without message state rows (edits/deletes/reactions change no state), an A/B; or
+                          a directory: another checkout's server (e.g. \`git worktree add --detach /tmp/before HEAD~1\`),
+                          so server/floor reads after/before
 
 Every numeric option can also be set as BENCH_<NAME>; flags win over the environment.`;
 
@@ -224,13 +231,14 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
   opts.serverDir = (values["server-dir"] as string | undefined) ?? env.BENCH_SERVER_DIR ?? null;
   const fs = (values["floor-storage"] as string | undefined) ?? env.BENCH_FLOOR_STORAGE;
   if (fs) {
-    if (fs !== "sqlite" && fs !== "plain") throw new Error("--floor-storage must be sqlite or plain");
+    if (fs !== "sqlite" && fs !== "plain" && fs !== "log") throw new Error("--floor-storage must be sqlite, plain or log");
     opts.floorStorage = fs;
   }
   const against = (values.against as string | undefined) ?? env.BENCH_AGAINST;
   if (against) {
-    if (against !== "floor" && against !== "no-state") throw new Error("--against must be floor or no-state");
-    opts.against = against;
+    if (against === "floor" || against === "no-state") opts.against = against;
+    else if (existsSync(join(against, "src")) && existsSync(join(against, "wrangler.toml"))) opts.against = { dir: against };
+    else throw new Error("--against must be floor, no-state, or a checkout's directory (with src/ and wrangler.toml)");
   }
   if (opts.rounds < 1) throw new Error("--rounds must be at least 1");
   if (opts.window < 1) throw new Error("--window must be at least 1");

@@ -47,11 +47,13 @@ mkdirSync(outDir, { recursive: true });
 
 const snapshot = snapshotServer(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"));
 process.once("exit", () => snapshot.cleanup());
-// `--against=no-state`: the same server without message state rows runs in the floor's place (an A/B).
+// `--against=no-state` or `--against=<checkout>`: another server runs in the floor's place (an A/B).
 const variant =
   opts.against === "no-state"
     ? snapshotWithoutMessageState(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"))
-    : null;
+    : opts.against === "floor"
+      ? null
+      : snapshotServer(resolve(opts.against.dir), join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"));
 if (variant) process.once("exit", () => variant.cleanup());
 const floorConfig = variant ? variant.config : join(snapshot.floorDir, "wrangler.toml");
 if (opts.floorStorage === "plain" && !variant) writeFileSync(floorConfig, plainFloorToml(readFileSync(floorConfig, "utf8")));
@@ -70,6 +72,7 @@ async function start(kind: Kind, persistTo?: string, keepState = false, port?: n
   };
   // Keep every queued message in the log (the default keeps 10,000 rows per user).
   if (opts.drain * 2 > 10_000 || opts.crashMessages * 2 > 10_000) vars.LOG_MAX_ROWS = String(Math.max(opts.drain, opts.crashMessages) * 2);
+  if (kind === "floor" && opts.floorStorage === "log" && !variant) vars.FLOOR_LOG = "1";
   const server = await startDevServer({ config: kind === "floor" ? floorConfig : snapshot.config, vars, persistTo, port });
   live.add(server);
   const stop = server.stop.bind(server);
@@ -285,11 +288,14 @@ async function bench(): Promise<void> {
     `\`${meta.command}\` on ${meta.machine}; Node ${meta.node}, wrangler ${meta.wrangler}, workerd ${meta.workerd}; commit ${meta.commit}${meta.srcDirty ? " with uncommitted changes in src/" : ""} (snapshot ${meta.snapshot}).`,
     `Load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")}. ${meta.durationS} s in all.`,
     `Each scenario ran ${opts.rounds}× server and floor alternately (A B A B …), each on a fresh \`wrangler dev\` with fresh persisted state; medians of the runs, except lost/duplicated/out-of-order/missing, which are the worst run.`,
-    `Floor: ${variant ? "**not the floor**: the same server source built without message state rows (`--against=no-state`), so server/floor is the A/B of writing them" : opts.floorStorage === "sqlite" ? "a SQLite-backed class, as the server's" : "a plain (non-SQLite) class"}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
+    `Floor: ${variant && opts.against !== "floor" ? `**not the floor**: ${againstText(opts.against)}` : FLOOR_TEXT[opts.floorStorage]}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
     "",
     resultsTable(medians),
     "",
-    targetsTable(targets),
+    // The targets are ratios to the floor; against anything else a "met" would mean nothing.
+    opts.against === "floor" && opts.floorStorage === "sqlite"
+      ? targetsTable(targets)
+      : "Targets: not evaluated, since the floor of this run is not the floor they are set against.",
     "",
     "![latency and throughput](chart.svg)",
     ...(notes.length ? ["", "Notes:", ...notes] : []),
@@ -336,6 +342,20 @@ function brief(m: Metrics): string {
   f("peakConnectsPerSec", "peak conn/s");
   if (m.anomalies !== undefined) parts.push(`anomalies ${m.anomalies}`);
   return parts.join(", ");
+}
+
+const FLOOR_TEXT: Record<BenchOptions["floorStorage"], string> = {
+  sqlite: "a SQLite-backed class, as the server's",
+  plain: "a plain (non-SQLite) class",
+  log: "a SQLite-backed class writing one log row per message at the sender (before the ack) and one at the recipient (`--floor-storage=log`): the least storage the guarantees allow",
+};
+
+/** What ran in the floor's place, for the report. */
+function againstText(against: Exclude<BenchOptions["against"], "floor">): string {
+  if (against === "no-state")
+    return "the same server source built without message state rows (`--against=no-state`), so server/floor is the A/B of writing them";
+  const commit = git(["-C", resolve(against.dir), "rev-parse", "--short", "HEAD"]) ?? "?";
+  return `the server in \`${against.dir}\` (commit ${commit}, \`--against\`), so server/floor reads this server against that one`;
 }
 
 function pkgVersion(name: string): string {

@@ -202,7 +202,7 @@ describe("options", () => {
     expect(() => parseOptions(["--pairs=-1"], {})).toThrow(/non-negative integer/);
     expect(() => parseOptions(["--frobnicate"], {})).toThrow();
     expect(() => parseOptions(["--rounds=0"], {})).toThrow(/at least 1/);
-    expect(() => parseOptions(["--floor-storage=kv"], {})).toThrow(/sqlite or plain/);
+    expect(() => parseOptions(["--floor-storage=kv"], {})).toThrow(/sqlite, plain or log/);
   });
   it("runs the floor on the server's storage class unless told plain", () => {
     expect(parseOptions([], {}).floorStorage).toBe("sqlite");
@@ -230,7 +230,16 @@ describe("the no-state variant (--against=no-state)", () => {
     expect(parseOptions([], {}).against).toBe("floor");
     expect(parseOptions(["--against=no-state"], {}).against).toBe("no-state");
     expect(parseOptions([], { BENCH_AGAINST: "no-state" }).against).toBe("no-state");
-    expect(() => parseOptions(["--against=relay"], {})).toThrow(/floor or no-state/);
+    expect(() => parseOptions(["--against=relay"], {})).toThrow(/floor, no-state, or a checkout's directory/);
+  });
+  it("takes a floor that logs each message at both ends as a reference", () => {
+    expect(parseOptions(["--floor-storage=log"], {}).floorStorage).toBe("log");
+    expect(() => parseOptions(["--floor-storage=disk"], {})).toThrow(/sqlite, plain or log/);
+  });
+  it("takes another checkout's directory for a before/after run, and refuses one without a server", () => {
+    const root = fileURLToPath(new URL("../..", import.meta.url));
+    expect(parseOptions([`--against=${root}`], {}).against).toEqual({ dir: root });
+    expect(() => parseOptions([`--against=${join(root, "docs")}`], {})).toThrow(/checkout's directory/);
   });
   it("is this server's source with apply() returning at once, and nothing else changed", () => {
     const root = fileURLToPath(new URL("../..", import.meta.url));

@@ -11,6 +11,11 @@
  * handled together, one call per recipient per burst), so it is the best
  * relay the platform allows, not a weaker design. It is what the runtime costs for the same traffic, so the real
  * server's numbers are read as a ratio to it. Not for any other use.
+ *
+ * With FLOOR_LOG = "1" (`npm run bench -- --floor-storage=log`) it stores the
+ * least the protocol's guarantees allow, for reference: one log row per
+ * message at the sender, written before the ack, and one at the recipient,
+ * written before the frame goes to a socket (no outbox, no index, no dedupe).
  */
 import { DurableObject } from "cloudflare:workers";
 import { tokenFrom, verifyToken } from "../../../src/auth/token.ts";
@@ -24,6 +29,7 @@ interface FloorEnv extends Vars {
   FLOOR_GROUPS: DurableObjectNamespace<FloorGroup>;
   CONNECT_LIMITER: RateLimit;
   FLOOR_FILES: R2Bucket;
+  FLOOR_LOG?: string;
 }
 
 const USER_HEADER = "X-Floor-User";
@@ -81,6 +87,7 @@ export class FloorUser extends DurableObject<FloorEnv> {
   private seq = 0;
   /** Frames that arrived since the last turn, handled together as the server's inbox does. */
   private arrivals: { ws: WebSocket; data: string | ArrayBuffer }[] = [];
+  private readonly logs: boolean;
   /** Frames owed to other objects: the server's outbox, in memory. */
   private readonly owed = new Batches((to, texts) =>
     to.startsWith("group:") ? this.env.FLOOR_GROUPS.getByName(to).post(this.ctx.id.name!, texts) : this.deliverTo(to, texts),
@@ -89,6 +96,14 @@ export class FloorUser extends DurableObject<FloorEnv> {
   constructor(ctx: DurableObjectState, env: FloorEnv) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair("ping", "pong"));
+    this.logs = env.FLOOR_LOG === "1";
+    if (this.logs)
+      ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, frame TEXT NOT NULL)");
+  }
+
+  /** `--floor-storage=log`: a message is durable in the sender's log before its ack and in the recipient's before a socket sees it. */
+  private log(id: string, text: string): void {
+    if (this.logs) this.ctx.storage.sql.exec("INSERT INTO log (id, frame) VALUES (?, ?)", id, text);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -139,9 +154,10 @@ export class FloorUser extends DurableObject<FloorEnv> {
     }
     const serverId = crypto.randomUUID();
     const time = isoSecond(now);
-    ws.send(receivedAck(id, user, time, serverId));
     // Re-serialized, not relayed raw: the floor skips the server's one-pass scanner.
     const text = userMsgText(serverId, user, to, time, content as UserContent, JSON.stringify(message));
+    this.log(serverId, text);
+    ws.send(receivedAck(id, user, time, serverId));
     const copy = withSeq(text, ++this.seq);
     for (const other of this.ctx.getWebSockets()) if (other !== ws) trySend(other, copy);
     if (to === user) return null;
@@ -164,6 +180,7 @@ export class FloorUser extends DurableObject<FloorEnv> {
   async deliver(texts: string[]): Promise<void> {
     const sockets = this.ctx.getWebSockets();
     for (const text of texts) {
+      this.log(crypto.randomUUID(), text);
       const framed = withSeq(text, ++this.seq);
       if (sockets.length === 0) {
         if (this.queue.length < MAX_QUEUED) this.queue.push(framed);
