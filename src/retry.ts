@@ -11,7 +11,8 @@ export const BATCH_SIZE = 256;
 export const SAFETY_NET_MS = 10_000;
 
 const RETRY_BASE_MS = 500;
-const RETRY_CAP_MS = 60_000;
+/** The longest wait between two tries of one delivery. */
+export const RETRY_CAP_MS = 60_000;
 
 /** Full-jitter backoff after `attempts` failures in a row: a uniform wait up to 1 s, 2 s, … 60 s. */
 export function retryDelay(attempts: number): number {

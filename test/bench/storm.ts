@@ -17,6 +17,7 @@
  */
 import { rmSync } from "node:fs";
 import { LunarLoomClient, type UserMsgFrame, type WebSocketConstructor } from "../../src/client/index.ts";
+import { RETRY_CAP_MS } from "../../src/retry.ts";
 import type { DevServer } from "../node/devserver.ts";
 import type { BenchOptions } from "./options.ts";
 import type { RunOutput } from "./scenarios.ts";
@@ -33,8 +34,11 @@ const TAIL_MS = 3_000;
  * (150 ms: 300 s for 2,000; first connects ran at 12/s with the shared machine at load 8).
  */
 const CONNECT_MS_PER_USER = 150;
-/** After the last send, every message gets until acks and deliveries have stopped coming for this long. */
-const QUIET_MS = 15_000;
+/**
+ * After the last send, every message gets until acks and deliveries have stopped coming for this long:
+ * past the longest delivery backoff, so a message waiting out a retry counts as late, not lost.
+ */
+const QUIET_MS = RETRY_CAP_MS + 5_000;
 
 /** One message: its sender's ring index and number; times are performance.now() ms, NaN until it happens. */
 interface Sent {
