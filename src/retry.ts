@@ -19,6 +19,16 @@ export function retryDelay(attempts: number): number {
   return Math.random() * Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** attempts);
 }
 
+/**
+ * A member's object that is up but first needs a frame another fan-out
+ * object is delivering (a move, user/order.ts) is asked again in 0.5-1 s,
+ * however often it answered so: that frame lands within the other object's
+ * own schedule, and a backoff grown here would only add its wait on top.
+ */
+export function waitDelay(): number {
+  return RETRY_BASE_MS * (1 + Math.random());
+}
+
 /** One immediate retry, on a fresh stub, for errors the runtime marks retryable and not overloaded. */
 export async function withOneRetry<T>(call: () => Promise<T>): Promise<T> {
   try {

@@ -3,24 +3,29 @@
  * flight per member, every frame it is owed in one RPC (up to a batch), so
  * a burst of N messages costs each member a couple of round trips, not N.
  * A member's object that fails is retried by alarm with full-jitter
- * backoff, and left alone until then; the safety net, set in the commit
- * that logged a frame, catches a crash before the fan-out ran.
+ * backoff, and left alone until then; one that waits for a frame another
+ * fan-out object delivers is asked again within a second. The safety net,
+ * set in the commit that logged a frame, catches a crash before the
+ * fan-out ran.
  */
 import type { Alarm } from "../alarm.ts";
 import type { Db } from "../db.ts";
 import type { Envelope } from "../envelope.ts";
 import { errorMessage, logEvent } from "../logging.ts";
-import { BATCH_SIZE, retryDelay, SAFETY_NET_MS, withOneRetry } from "../retry.ts";
+import { BATCH_SIZE, retryDelay, SAFETY_NET_MS, waitDelay, withOneRetry } from "../retry.ts";
 import type { GroupLog } from "./log.ts";
 
 /** Hands a batch to one member's object; throws if it did not take it. */
 export type MemberTransport = (user: string, envelopes: Envelope[]) => Promise<void>;
 
-/** deliver() on the member's object; a batch it could not take whole (user/order.ts) is tried again like a failure. */
+/** The member's object took the batch up to a frame that must follow one another fan-out object has not delivered yet (user/order.ts). */
+export class Waiting extends Error {}
+
+/** deliver() on the member's object; a batch it could not take whole is tried again soon (waitDelay). */
 export function memberTransport(env: Env): MemberTransport {
   return async (user, envelopes) => {
     const took = await withOneRetry(() => env.USERS.getByName(user).deliver(envelopes));
-    if (!took) throw new Error(`${user}'s object waits for an earlier frame of the group from another fan-out object`);
+    if (!took) throw new Waiting(`${user}'s object waits for an earlier frame of the group from another fan-out object`);
   };
 }
 
@@ -84,18 +89,31 @@ export class FanOut {
       try {
         await this.transport(user, envelopes);
       } catch (err) {
-        const attempts = this.db.sql
-          .exec<{ attempts: number }>("UPDATE cursors SET attempts = attempts + 1 WHERE user = ? RETURNING attempts", user)
-          .one().attempts;
-        const due = Date.now() + retryDelay(attempts);
-        this.db.sql.exec("UPDATE cursors SET due = ? WHERE user = ?", due, user);
-        logEvent("warn", "fanout_failed", { user, attempts, retryAt: due, error: errorMessage(err) });
-        await this.alarm.wakeBy(due);
+        await this.alarm.wakeBy(err instanceof Waiting ? this.waiting(user, upTo) : this.failed(user, err));
         return;
       }
       this.db.sql.exec("UPDATE cursors SET sent = ?, attempts = 0, due = 0 WHERE user = ?", upTo, user);
       this.finish(user, upTo);
     }
+  }
+
+  /** A failure: backoff grows with the failures in a row. Returns when to retry. */
+  private failed(user: string, err: unknown): number {
+    const attempts = this.db.sql
+      .exec<{ attempts: number }>("UPDATE cursors SET attempts = attempts + 1 WHERE user = ? RETURNING attempts", user)
+      .one().attempts;
+    const due = Date.now() + retryDelay(attempts);
+    this.db.sql.exec("UPDATE cursors SET due = ? WHERE user = ?", due, user);
+    logEvent("warn", "fanout_failed", { user, attempts, retryAt: due, error: errorMessage(err) });
+    return due;
+  }
+
+  /** The member's object answered, so it is up: no failure counted, asked again soon. Returns when. */
+  private waiting(user: string, upTo: number): number {
+    const due = Date.now() + waitDelay();
+    this.db.sql.exec("UPDATE cursors SET attempts = 0, due = ? WHERE user = ?", due, user);
+    logEvent("info", "fanout_waiting", { user, upTo, retryAt: due });
+    return due;
   }
 
   /** Spans the member's object has in full are done; a former member with none left is forgotten. */

@@ -5,7 +5,8 @@
  * order: it keeps the last gseq it took of each group, takes a frame once
  * (a retried batch, two fan-out objects around a move), and not before the
  * frame its new fan-out object says it follows (`after`), which the old one
- * is still delivering; the sender of the batch retries it later.
+ * is still delivering; the sender of the batch asks again within a second
+ * (group/fanout.ts).
  */
 import type { Envelope } from "../envelope.ts";
 import type { GroupEventFrame } from "../protocol/frames.ts";
