@@ -56,7 +56,7 @@ export function changed(g: Group, e: Envelope, now: number): void {
     g.db.sql.exec(`UPDATE frames SET frame = ${ERASED_FRAME_SQL} WHERE id = ?1 OR (ref = ?1 AND type = 'MESSAGE_EDIT')`, e.ref);
     g.db.sql.exec("UPDATE frames SET deleted = ? WHERE id = ?", now, e.ref);
     g.db.sql.exec("DELETE FROM reactions WHERE message = ?", e.ref);
-    g.members.owedErasure(g.log.byId(e.ref)!.gseq, g.log.byId(e.id)!.gseq);
+    g.spans.owedErasure(g.log.byId(e.ref)!.gseq, g.log.byId(e.id)!.gseq);
   } else if (e.type === "REACTION") {
     setReaction(g.db.sql, e.ref, e.sender, reactionOf(e));
   }

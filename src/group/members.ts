@@ -71,27 +71,6 @@ export class Members {
     this.db.sql.exec("UPDATE members SET shard = ? WHERE user = ?", shard, user);
   }
 
-  /**
-   * The delete at `del` of the message at `message` also goes to each former
-   * member that received the message and whose spans do not reach the
-   * delete: a span of the delete alone, so its object erases its copy
-   * (DESIGN.md invariant 6). The fan-out drops the span once delivered.
-   */
-  owedErasure(message: number, del: number): void {
-    const sql = this.db.sql;
-    const users = sql
-      .exec<{ user: string }>(
-        `INSERT INTO spans (user, from_gseq, until_gseq)
-         SELECT DISTINCT f.user, ?2, ?2 FROM former_spans f WHERE f.from_gseq <= ?1 AND f.until_gseq >= ?1
-           AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.user = f.user AND s.from_gseq <= ?2 AND (s.until_gseq IS NULL OR s.until_gseq >= ?2))
-         ON CONFLICT DO NOTHING RETURNING user`,
-        message,
-        del,
-      )
-      .toArray();
-    for (const { user } of users) sql.exec("INSERT INTO cursors (user, sent) VALUES (?, ?) ON CONFLICT DO NOTHING", user, del - 1);
-  }
-
   setRole(user: string, role: GroupRole): void {
     this.db.sql.exec("UPDATE members SET role = ? WHERE user = ?", role, user);
   }

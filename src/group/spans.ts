@@ -103,6 +103,29 @@ export class Spans {
   }
 
   /**
+   * The delete at `del` of the message at `message` also goes to each former
+   * member that received the message (a member now has it in its open span):
+   * a span of the delete alone, so its object erases its copy (DESIGN.md
+   * invariant 6). It is delivered by the object that delivered the member's
+   * last frames, after them: from another, it could arrive before the
+   * member's removal event, which the member's object would then skip as
+   * had (user/order.ts). The fan-out drops the span once delivered.
+   */
+  owedErasure(message: number, del: number): void {
+    const owed = this.db.sql
+      .exec<{ user: string; shard: number | null }>(
+        `SELECT DISTINCT f.user, d.shard FROM former_spans f LEFT JOIN departed d ON d.user = f.user
+         WHERE f.from_gseq <= ?1 AND f.until_gseq >= ?1 AND NOT EXISTS (SELECT 1 FROM members m WHERE m.user = f.user)`,
+        message,
+      )
+      .toArray();
+    for (const { user, shard } of owed) {
+      this.open(user, del, 0, shard);
+      this.close(user, del, shard);
+    }
+  }
+
+  /**
    * What a member added back must wait for: nothing if its old frames come
    * from the object it joins (that object keeps them in order), else the
    * last of them. Forgets the departure.
