@@ -107,9 +107,10 @@ export class Spans {
    * member that received the message (a member now has it in its open span):
    * a span of the delete alone, so its object erases its copy (DESIGN.md
    * invariant 6). It is delivered by the object that delivered the member's
-   * last frames, after them: from another, it could arrive before the
-   * member's removal event, which the member's object would then skip as
-   * had (user/order.ts). The fan-out drops the span once delivered.
+   * last frames, after them: from another, it could overtake them (its
+   * removal event, or a moved member's frames from its new shard), and the
+   * member's object would skip them as had (user/order.ts). The fan-out
+   * drops the span once delivered.
    */
   owedErasure(message: number, del: number): void {
     const owed = this.db.sql
