@@ -6,7 +6,19 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm", "files"] as const;
+export const SCENARIOS = [
+  "pairs",
+  "fanin",
+  "connect",
+  "drain",
+  "crash",
+  "history",
+  "group",
+  "biggroup",
+  "presence",
+  "storm",
+  "files",
+] as const;
 /** Scenarios with no floor to compare with: they measure the server against itself. */
 export const SERVER_ONLY: readonly ScenarioName[] = ["crash", "history", "presence", "storm"];
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -39,6 +51,13 @@ export interface BenchOptions {
   groupMembers: number;
   groupSenders: number;
   groupMessages: number;
+  /** biggroup: members (added over the HTTP API, a create then batches of 1,000), those with a socket, senders among them, messages per sender. */
+  biggroupMembers: number;
+  biggroupSockets: number;
+  biggroupSenders: number;
+  biggroupMessages: number;
+  /** GROUP_SHARD_SIZE for the server and the floor in every scenario; null: as wrangler.toml has it (100). */
+  groupShardSize: number | null;
   /** presence: users (in groups of 21, each watching the other 20), online/offline cycles timed. */
   presenceUsers: number;
   presenceCycles: number;
@@ -94,6 +113,11 @@ export const DEFAULTS: BenchOptions = {
   groupMembers: 100,
   groupSenders: 5,
   groupMessages: 40,
+  biggroupMembers: 1000,
+  biggroupSockets: 200,
+  biggroupSenders: 5,
+  biggroupMessages: 50,
+  groupShardSize: null,
   presenceUsers: 1000,
   presenceCycles: 20,
   stormUsers: 2000,
@@ -125,6 +149,9 @@ export const QUICK: Partial<BenchOptions> = {
   historyRequests: 50,
   groupMembers: 30,
   groupMessages: 20,
+  biggroupMembers: 250,
+  biggroupSockets: 50,
+  biggroupMessages: 20,
   presenceUsers: 105,
   presenceCycles: 5,
   stormUsers: 200,
@@ -152,6 +179,10 @@ const NUMERIC = [
   "groupMembers",
   "groupSenders",
   "groupMessages",
+  "biggroupMembers",
+  "biggroupSockets",
+  "biggroupSenders",
+  "biggroupMessages",
   "presenceUsers",
   "presenceCycles",
   "stormUsers",
@@ -172,6 +203,8 @@ export const USAGE = `npm run bench [-- options]
   --profile               CPU-profile the server and the floor under --profile-scenario instead
   --profile-scenario=S    pairs (default), fanin, drain, connect, or return (connect's returns alone: objects evicted first)
 ${NUMERIC.map((k) => `${`  --${kebab(k)}=N`.padEnd(26)}(BENCH_${snake(k)}, default ${DEFAULTS[k]})`).join("\n")}
+  --group-shard-size=N    (BENCH_GROUP_SHARD_SIZE) GROUP_SHARD_SIZE, 2..10000, for the server and the floor
+                          (default: wrangler.toml's, 100); biggroup's tree has ceil(members / N) shards
   --out-dir=DIR           (BENCH_OUT_DIR, default bench-results)
   --server-dir=DIR        (BENCH_SERVER_DIR) benchmark another checkout's src/ and wrangler.toml as the server
   --floor-storage=S       (BENCH_FLOOR_STORAGE) the floor's object class: sqlite (default, as the server's), plain, or
@@ -194,6 +227,7 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     "floor-storage": { type: "string" },
     against: { type: "string" },
     "profile-scenario": { type: "string" },
+    "group-shard-size": { type: "string" },
   };
   for (const k of NUMERIC) flagSpec[kebab(k)] = { type: "string" };
   const { values } = parseArgs({ args: [...argv], options: flagSpec, strict: true, allowPositionals: false });
@@ -240,6 +274,14 @@ export function parseOptions(argv: readonly string[], env: Readonly<Record<strin
     else if (existsSync(join(against, "src")) && existsSync(join(against, "wrangler.toml"))) opts.against = { dir: against };
     else throw new Error("--against must be floor, no-state, or a checkout's directory (with src/ and wrangler.toml)");
   }
+  const shardSize = (values["group-shard-size"] as string | undefined) ?? env.BENCH_GROUP_SHARD_SIZE;
+  if (shardSize) {
+    const n = Number(shardSize);
+    if (!Number.isInteger(n) || n < 2 || n > 10_000)
+      throw new Error(`--group-shard-size must be a whole number 2..10000, got ${JSON.stringify(shardSize)}`);
+    opts.groupShardSize = n;
+  }
+  if (opts.biggroupMembers > 10_000) throw new Error("--biggroup-members must be at most 10000 (MAX_GROUP_MEMBERS' ceiling)");
   if (opts.rounds < 1) throw new Error("--rounds must be at least 1");
   if (opts.window < 1) throw new Error("--window must be at least 1");
   return opts;

@@ -57,6 +57,30 @@ export const TARGETS: readonly TargetSpec[] = [
     op: "==",
     threshold: 0,
   },
+  {
+    label: "biggroup: member deliveries/s ≥ 0.7× floor",
+    scenario: "biggroup",
+    metric: "deliveriesPerSec",
+    of: "ratio",
+    op: ">=",
+    threshold: 0.7,
+  },
+  {
+    label: "biggroup: send-to-last-member p99 ≤ 2× floor",
+    scenario: "biggroup",
+    metric: "lastMemberP99",
+    of: "ratio",
+    op: "<=",
+    threshold: 2,
+  },
+  {
+    label: "biggroup: lost + duplicated + out of order = 0",
+    scenario: "biggroup",
+    metric: "anomalies",
+    of: "server",
+    op: "==",
+    threshold: 0,
+  },
   { label: "files: upload ≥ 0.8× floor (10 MiB)", scenario: "files", metric: "uploadMiBps", of: "ratio", op: ">=", threshold: 0.8 },
   { label: "files: download ≥ 0.8× floor (10 MiB)", scenario: "files", metric: "downloadMiBps", of: "ratio", op: ">=", threshold: 0.8 },
   { label: "offline drain ≥ 5,000 msgs/s", scenario: "drain", metric: "msgsPerSec", of: "server", op: ">=", threshold: 5000 },
@@ -86,7 +110,7 @@ export const TARGETS: readonly TargetSpec[] = [
 interface Row {
   metric: string;
   label: string;
-  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs" | "x" | "MiB/s";
+  unit: "msgs/s" | "ms" | "count" | "conn/s" | "KB" | "µs" | "x" | "MiB/s" | "calls/s";
 }
 
 /** Counts that must be 0 wherever messages flow. */
@@ -152,6 +176,18 @@ const ROWS: Record<string, Row[]> = {
     { metric: "runtimeCpuUsPerDelivery", label: "workerd runtime CPU per delivery", unit: "µs" },
     ...ANOMALY_ROWS,
   ],
+  biggroup: [
+    { metric: "deliveriesPerSec", label: "member deliveries to sockets", unit: "msgs/s" },
+    { metric: "lastMemberP50", label: "send to last socket member p50", unit: "ms" },
+    { metric: "lastMemberP99", label: "send to last socket member p99", unit: "ms" },
+    { metric: "busiestCallsPerSec", label: "busiest object's calls (made + received)", unit: "calls/s" },
+    { metric: "busiestCallsPerMsg", label: "busiest object's calls per message sent", unit: "count" },
+    { metric: "groupCallsPerSec", label: "… the group object's", unit: "calls/s" },
+    { metric: "shardCallsPerSec", label: "… the busiest shard's", unit: "calls/s" },
+    { metric: "memberCallsPerSec", label: "… the busiest member's", unit: "calls/s" },
+    { metric: "runtimeCpuUsPerDelivery", label: "workerd runtime CPU per member delivery (offline members too)", unit: "µs" },
+    ...ANOMALY_ROWS,
+  ],
   presence: [
     { metric: "watchRegistrations", label: "watch registrations answered", unit: "count" },
     { metric: "presenceFramesPerTransition", label: "PRESENCE frames (= watcher RPCs) per transition", unit: "count" },
@@ -199,6 +235,7 @@ export const SCENARIO_TITLES: Record<string, string> = {
   crash: "crash (server only)",
   history: "history (server only)",
   group: "group",
+  biggroup: "biggroup",
   presence: "presence (server only)",
   storm: "storm (server only)",
   files: "files (10 MiB)",

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { type DevServer, ROOT, startDevServer } from "../node/devserver.ts";
+import { biggroup } from "./biggroup.ts";
 import { type ChartData, FLOOR_COLOR, renderChart, SERVER_COLOR } from "./chart.ts";
 import { files } from "./files.ts";
 import { type BenchOptions, parseOptions, type ScenarioName, SERVER_ONLY } from "./options.ts";
@@ -18,7 +19,7 @@ import { cpuDelta, sampleWorkerd } from "./proc.ts";
 import { type CpuProfile, type ModuleMap, profiled, profileMarkdown, projectFunctions, summarizeProfile } from "./profile.ts";
 import { resultsTable, SCENARIO_TITLES, TARGETS, targetsTable } from "./report.ts";
 import { type Ctx, connect, crash, drain, fanin, pairs, type RunOutput } from "./scenarios.ts";
-import { FLOOR_PATH, plainFloorToml, snapshotServer, snapshotWithoutMessageState } from "./snapshot.ts";
+import { FLOOR_PATH, plainFloorToml, type Snapshot, snapshotCounting, snapshotServer, snapshotWithoutMessageState } from "./snapshot.ts";
 import { aggregateRuns, evaluateTargets, type Metrics, ratios, type ScenarioMedians } from "./stats.ts";
 import { storm } from "./storm.ts";
 import { group, history, presence } from "./v2.ts";
@@ -57,13 +58,22 @@ const variant =
 if (variant) process.once("exit", () => variant.cleanup());
 const floorConfig = variant ? variant.config : join(snapshot.floorDir, "wrangler.toml");
 if (opts.floorStorage === "plain" && !variant) writeFileSync(floorConfig, plainFloorToml(readFileSync(floorConfig, "utf8")));
+// biggroup runs a copy of both whose entries count the calls between objects (calls.ts); the other scenarios never do.
+const counting: Snapshot | null = opts.scenarios.includes("biggroup")
+  ? snapshotCounting(opts.serverDir ? resolve(opts.serverDir) : ROOT, join(ROOT, FLOOR_PATH), join(ROOT, "node_modules"))
+  : null;
+if (counting) {
+  process.once("exit", () => counting.cleanup());
+  const toml = join(counting.floorDir, "wrangler.toml");
+  if (opts.floorStorage === "plain") writeFileSync(toml, plainFloorToml(readFileSync(toml, "utf8")));
+}
 const live = new Set<DevServer>();
 /**
  * Starts a fresh server. Its persisted state (a temp dir; thousands of SQLite
  * files after a connect run) is removed when it stops, unless `keepState`
  * (crash and storm restart on it, and the restarted server removes it).
  */
-async function start(kind: Kind, persistTo?: string, keepState = false, port?: number): Promise<DevServer> {
+async function start(kind: Kind, persistTo?: string, keepState = false, port?: number, counted = false): Promise<DevServer> {
   const vars: Record<string, string> = {
     // Rate limits out of the way for the run (the floor ignores them).
     RATE_LIMIT_PER_SECOND: "1000000",
@@ -73,7 +83,17 @@ async function start(kind: Kind, persistTo?: string, keepState = false, port?: n
   // Keep every queued message in the log (the default keeps 10,000 rows per user).
   if (opts.drain * 2 > 10_000 || opts.crashMessages * 2 > 10_000) vars.LOG_MAX_ROWS = String(Math.max(opts.drain, opts.crashMessages) * 2);
   if (kind === "floor" && opts.floorStorage === "log" && !variant) vars.FLOOR_LOG = "1";
-  const server = await startDevServer({ config: kind === "floor" ? floorConfig : snapshot.config, vars, persistTo, port });
+  if (opts.groupShardSize !== null) vars.GROUP_SHARD_SIZE = String(opts.groupShardSize);
+  if (opts.biggroupMembers > 1024) vars.MAX_GROUP_MEMBERS = String(opts.biggroupMembers);
+  const config =
+    counted && counting
+      ? kind === "floor"
+        ? join(counting.floorDir, "wrangler.toml")
+        : counting.config
+      : kind === "floor"
+        ? floorConfig
+        : snapshot.config;
+  const server = await startDevServer({ config, vars, persistTo, port });
   live.add(server);
   const stop = server.stop.bind(server);
   server.stop = async () => {
@@ -107,6 +127,7 @@ const runners: Record<Exclude<ScenarioName, Restarting>, (ctx: Ctx) => Promise<R
   drain,
   history,
   group: (ctx) => group(ctx, ctx.kind),
+  biggroup,
   presence,
   files,
 };
@@ -169,7 +190,7 @@ async function bench(): Promise<void> {
       for (const kind of SERVER_ONLY.includes(scenario) ? (["server"] as const) : (["server", "floor"] as const)) {
         let server: DevServer | undefined;
         try {
-          server = await start(kind);
+          server = await start(kind, undefined, false, undefined, scenario === "biggroup");
           const pids = workerdPids(server);
           const out = await runners[scenario]({ server, opts, runId: runId(), log, kind });
           if (workerdPids(server) !== pids) out.notes.push("workerd restarted during the run: numbers are suspect");
@@ -288,7 +309,7 @@ async function bench(): Promise<void> {
     `\`${meta.command}\` on ${meta.machine}; Node ${meta.node}, wrangler ${meta.wrangler}, workerd ${meta.workerd}; commit ${meta.commit}${meta.srcDirty ? " with uncommitted changes in src/" : ""} (snapshot ${meta.snapshot}).`,
     `Load average before ${loadBefore.join(" ")}, after ${loadAfter.join(" ")}. ${meta.durationS} s in all.`,
     `Each scenario ran ${opts.rounds}× server and floor alternately (A B A B …), each on a fresh \`wrangler dev\` with fresh persisted state; medians of the runs, except lost/duplicated/out-of-order/missing, which are the worst run.`,
-    `Floor: ${variant && opts.against !== "floor" ? `**not the floor**: ${againstText(opts.against)}` : FLOOR_TEXT[opts.floorStorage]}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
+    `Floor: ${variant && opts.against !== "floor" ? `**not the floor**: ${againstText(opts.against)}` : FLOOR_TEXT[opts.floorStorage]}. Settings: pairs ${opts.pairs}×2 users × ${opts.messages} msgs, window ${opts.window}, payload ${opts.payloadBytes} B, warm-up ${opts.warmup}/user; fan-in ${opts.faninSenders} → 1 × ${opts.faninMessages}; biggroup ${opts.biggroupMembers} members (${opts.biggroupSockets} with sockets), ${opts.biggroupSenders} senders × ${opts.biggroupMessages}, GROUP_SHARD_SIZE ${opts.groupShardSize ?? "as wrangler.toml"}${counting ? ` (counting build ${counting.hash})` : ""}; connect ${opts.connects} users, ${opts.connectConcurrency} handshakes in flight; drain ${opts.drain} queued; crash ${opts.crashMessages} msgs, SIGKILL at half acked; storm ${opts.stormUsers} client-library users, ${opts.stormSenders} sending, SIGTERM and restart on the same state and port.`,
     "",
     resultsTable(medians),
     "",
@@ -334,6 +355,7 @@ function brief(m: Metrics): string {
   f("list10kP50", "list@large p50", 2);
   f("deliveriesPerSec", "deliveries/s");
   f("lastMemberP99", "last-member p99", 1);
+  f("busiestCallsPerSec", "busiest object calls/s");
   f("presenceFramesPerTransition", "watcher RPCs/transition", 1);
   f("cpuUsPerTransitionWatched", "cpu µs/transition (20 watchers)");
   f("cpuUsPerTransitionAlone", "(no watchers)");

@@ -27,6 +27,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface Snapshot {
   dir: string;
@@ -46,7 +47,7 @@ export function raiseRateLimits(toml: string, limit = 1_000_000): string {
 
 /** The floor's wrangler.toml for a plain (non-SQLite) class, for reference runs (`--floor-storage=plain`). */
 export function plainFloorToml(toml: string): string {
-  const out = toml.replace(/^new_sqlite_classes = /m, "new_classes = ");
+  const out = toml.replace(/^new_sqlite_classes = /gm, "new_classes = ");
   if (out === toml) throw new Error("the floor's wrangler.toml has no new_sqlite_classes migration");
   return out;
 }
@@ -127,4 +128,48 @@ export function snapshotWithoutMessageState(root: string, floorDir: string, node
   }
   writeFileSync(file, source.replace(APPLY, `${APPLY}\n  if (u) return; // bench variant: no message state rows`));
   return { ...snap, hash: `${snap.hash}-no-state` };
+}
+
+/** The class names a wrangler.toml binds ([[durable_objects.bindings]] class_name). */
+export function boundClasses(toml: string): string[] {
+  return [...toml.matchAll(/^class_name = "(\w+)"$/gm)].map((m) => m[1]!);
+}
+
+/** An entry module that re-exports `original`'s Worker and `classes` with their calls counted (calls.ts). */
+export function countingEntry(original: string, calls: string, classes: readonly string[]): string {
+  return [
+    `import worker, * as code from ${JSON.stringify(original)};`,
+    `import { countedClass, countedWorker } from ${JSON.stringify(calls)};`,
+    ...classes.map((c) => `export const ${c} = countedClass(code.${c});`),
+    "export default countedWorker(worker);",
+    "",
+  ].join("\n");
+}
+
+/** Points a wrangler.toml's `main` at `entry`; throws if it has none. */
+function withMain(toml: string, entry: string): string {
+  const out = toml.replace(/^main = ".*"$/m, `main = ${JSON.stringify(entry)}`);
+  if (out === toml) throw new Error("wrangler.toml has no main to replace");
+  return out;
+}
+
+/**
+ * The biggroup scenario's server and floor: the snapshot with each
+ * worker's entry replaced by one that counts the calls between objects
+ * (calls.ts), every source file as it was. Built here, never in src/.
+ */
+export function snapshotCounting(root: string, floorDir: string, nodeModules?: string): Snapshot {
+  const snap = snapshotServer(root, floorDir, nodeModules);
+  cpSync(fileURLToPath(new URL("./calls.ts", import.meta.url)), join(snap.dir, "test/bench/calls.ts"));
+  const serverToml = readFileSync(snap.config, "utf8");
+  writeFileSync(
+    join(snap.dir, "test/bench/counted-server.ts"),
+    countingEntry("../../src/index.ts", "./calls.ts", boundClasses(serverToml)),
+  );
+  writeFileSync(snap.config, withMain(serverToml, "test/bench/counted-server.ts"));
+  const floorToml = join(snap.floorDir, "wrangler.toml");
+  const floor = readFileSync(floorToml, "utf8");
+  writeFileSync(join(snap.floorDir, "counted.ts"), countingEntry("./index.ts", "../calls.ts", boundClasses(floor)));
+  writeFileSync(floorToml, withMain(floor, "counted.ts"));
+  return { ...snap, hash: `${snap.hash}-counting` };
 }

@@ -17,7 +17,7 @@ import { cpuDelta, sampleWorkerd, waitIdle } from "./proc.ts";
 import type { Ctx, RunOutput } from "./scenarios.ts";
 import { type Metrics, summarize } from "./stats.ts";
 
-function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)));
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));

@@ -180,7 +180,19 @@ describe("options", () => {
   it("defaults to the issue's setting", () => {
     const o = parseOptions([], {});
     expect(o).toMatchObject({ rounds: 3, pairs: 10, messages: 500, window: 16, connects: 2000, drain: 5000 });
-    expect(o.scenarios).toEqual(["pairs", "fanin", "connect", "drain", "crash", "history", "group", "presence", "storm", "files"]);
+    expect(o.scenarios).toEqual([
+      "pairs",
+      "fanin",
+      "connect",
+      "drain",
+      "crash",
+      "history",
+      "group",
+      "biggroup",
+      "presence",
+      "storm",
+      "files",
+    ]);
     expect(o).toMatchObject({ stormUsers: 2000, stormSenders: 200, fileMiB: 10, fileTransfers: 5 });
   });
   it("runs the storm on the server alone, with its users and senders as knobs", () => {

@@ -27,6 +27,7 @@ import type { UserContent } from "../../../src/protocol/frames.ts";
 interface FloorEnv extends Vars {
   FLOOR: DurableObjectNamespace<FloorUser>;
   FLOOR_GROUPS: DurableObjectNamespace<FloorGroup>;
+  FLOOR_SHARDS: DurableObjectNamespace<FloorShard>;
   CONNECT_LIMITER: RateLimit;
   FLOOR_FILES: R2Bucket;
   FLOOR_LOG?: string;
@@ -89,7 +90,7 @@ export class FloorUser extends DurableObject<FloorEnv> {
   private arrivals: { ws: WebSocket; data: string | ArrayBuffer }[] = [];
   private readonly logs: boolean;
   /** Frames owed to other objects: the server's outbox, in memory. */
-  private readonly owed = new Batches((to, texts) =>
+  private readonly owed = new Batches<string>((to, texts) =>
     to.startsWith("group:") ? this.env.FLOOR_GROUPS.getByName(to).post(this.ctx.id.name!, texts) : this.deliverTo(to, texts),
   );
 
@@ -202,20 +203,66 @@ export class FloorUser extends DurableObject<FloorEnv> {
 /**
  * The floor's group: members in memory (set by the benchmark over HTTP), and
  * each burst relayed to every other member's object, batched per member as
- * the server's group does: no log, no order authority, no outbox.
+ * the server's group does: no log, no order authority, no outbox. Above
+ * GROUP_SHARD_SIZE members it fans out through shards as the server's does
+ * (the same shape: ceil(members / size) shards, filled in member order,
+ * one push per shard per burst, each shard one call per member).
  */
 export class FloorGroup extends DurableObject<FloorEnv> {
   private members: string[] = [];
-  private readonly owed = new Batches((member, texts) => this.env.FLOOR.getByName(member).deliver(texts));
+  private shards = 0;
+  private readonly owed = new Batches<string>((member, texts) => this.env.FLOOR.getByName(member).deliver(texts));
+  private readonly pushes = new Batches<Sent>((shard, sent) => this.env.FLOOR_SHARDS.getByName(shard).push(sent));
+
+  async setMembers(members: string[]): Promise<void> {
+    const size = readConfig(this.env).groupShardSize;
+    this.members = members;
+    this.shards = members.length > size ? Math.ceil(members.length / size) : 0;
+    const group = this.ctx.id.name!;
+    await Promise.all(
+      Array.from({ length: this.shards }, (_, s) =>
+        this.env.FLOOR_SHARDS.getByName(`${group}#${s}`).setMembers(members.slice(s * size, (s + 1) * size)),
+      ),
+    );
+  }
+
+  async post(from: string, texts: string[]): Promise<void> {
+    if (this.shards > 0) {
+      const group = this.ctx.id.name!;
+      const names = Array.from({ length: this.shards }, (_, s) => `${group}#${s}`);
+      for (const name of names) for (const text of texts) this.pushes.add(name, { from, text });
+      await Promise.all(names.map((n) => this.pushes.flush(n)));
+      return;
+    }
+    const members = this.members.filter((m) => m !== from);
+    for (const member of members) for (const text of texts) this.owed.add(member, text);
+    await Promise.all(members.map((m) => this.owed.flush(m)));
+  }
+}
+
+/** A frame for the group's members, and who sent it (it does not go back to them). */
+interface Sent {
+  from: string;
+  text: string;
+}
+
+/**
+ * The floor's shard, addressed `<group>#<n>`: its members in memory, each
+ * push relayed to every member but the sender, batched per member (one call
+ * in flight per member, what arrives meanwhile in the next).
+ */
+export class FloorShard extends DurableObject<FloorEnv> {
+  private members: string[] = [];
+  private readonly owed = new Batches<string>((member, texts) => this.env.FLOOR.getByName(member).deliver(texts));
 
   setMembers(members: string[]): void {
     this.members = members;
   }
 
-  async post(from: string, texts: string[]): Promise<void> {
-    const members = this.members.filter((m) => m !== from);
-    for (const member of members) for (const text of texts) this.owed.add(member, text);
-    await Promise.all(members.map((m) => this.owed.flush(m)));
+  /** Taken at once and delivered after, as the server's shard answers its group once the batch is stored. */
+  push(sent: Sent[]): void {
+    for (const member of this.members) for (const { from, text } of sent) if (from !== member) this.owed.add(member, text);
+    this.ctx.waitUntil(Promise.all(this.members.map((m) => this.owed.flush(m))));
   }
 }
 
@@ -224,13 +271,13 @@ export class FloorGroup extends DurableObject<FloorEnv> {
  * one call in flight per recipient, and what arrives meanwhile goes in the
  * next call, so a burst costs a few round trips and per-recipient order holds.
  */
-class Batches {
-  private readonly pending = new Map<string, string[]>();
+class Batches<T> {
+  private readonly pending = new Map<string, T[]>();
   private readonly flushing = new Map<string, Promise<void>>();
 
-  constructor(private readonly send: (to: string, texts: string[]) => Promise<void>) {}
+  constructor(private readonly send: (to: string, texts: T[]) => Promise<void>) {}
 
-  add(to: string, text: string): void {
+  add(to: string, text: T): void {
     const texts = this.pending.get(to);
     if (texts === undefined) this.pending.set(to, [text]);
     else texts.push(text);
