@@ -198,7 +198,7 @@ describe("a 1,000-member group (PROTOCOL.md, Large groups)", () => {
     const rowsPerMemberMessage = byKind.members! / others.length / N;
     console.info(
       `1,000 members, ${N} messages from 2 senders: ${push.mock.calls.length} push() to ${shards.length} shards, ` +
-        `${[...perMember.values()].reduce((a, b) => a + b, 0)} deliver(), ${userLive.mock.calls.length + shardLive.mock.calls.length} live(), ` +
+        `${[...perMember.values()].reduce((a, b) => a + b, 0)} deliver() (at most ${Math.max(...perMember.values())} to a member), ${userLive.mock.calls.length + shardLive.mock.calls.length} live(), ` +
         `${alarms.reduce((n, a) => n + a.mock.calls.length, 0)} alarms; ` +
         `most calls received by one object: ${mostReceived} (${mostReceivedBy}), made: ${mostMade} (${mostMadeBy}); ` +
         `rows written ${total} (${(total / N).toFixed(1)} per message): group ${byKind.group}, shards ${byKind.shards}, ` +
