@@ -71,11 +71,40 @@ const NOT_DELETED = "NOT EXISTS (SELECT 1 FROM message_state s WHERE s.id = log.
 
 const str = JSON.stringify;
 
+/** The messages of one conversation in a delivery batch, as one index write. */
+interface Moved {
+  seq: number;
+  unread: number;
+  now: number;
+}
+
 export class Conversations {
+  /** While a delivery batch is handled (`defer`): index moves of messages per conversation, not yet written. */
+  private deferred: Map<string, Moved> | null = null;
+
   constructor(
     private readonly db: Db,
     private readonly me: string,
   ) {}
+
+  /**
+   * Until `flush`, messages (not notices or events) move their conversation's row
+   * once, at the end: a group's batch of 30 messages costs one write of the
+   * index, not 30. Every other use of the index writes what is deferred
+   * first, so nothing ever sees the index behind the log. The caller flushes
+   * in the same turn, so the index still commits with the log rows.
+   */
+  defer(): void {
+    this.deferred ??= new Map();
+  }
+
+  /** Writes the deferred moves and stops deferring. */
+  flush(): void {
+    const deferred = this.deferred;
+    if (deferred === null) return;
+    this.deferred = null;
+    for (const [conversation, { seq, unread, now }] of deferred) this.move(conversation, seq, unread, 1, now);
+  }
 
   /**
    * A history frame was logged at `seq`: its conversation moves to the top; an
@@ -84,7 +113,15 @@ export class Conversations {
    */
   logged(conversation: string, e: Envelope, seq: number, now: number): void {
     const incoming = e.type === "USER_MSG" && e.sender !== this.me ? 1 : 0;
-    const message = e.type === "USER_MSG" || e.type === "NOTICE" ? 1 : 0;
+    if (this.deferred !== null && e.type === "USER_MSG") {
+      this.deferred.set(conversation, { seq, unread: (this.deferred.get(conversation)?.unread ?? 0) + incoming, now });
+      return;
+    }
+    this.flush();
+    this.move(conversation, seq, incoming, e.type === "USER_MSG" || e.type === "NOTICE" ? 1 : 0, now);
+  }
+
+  private move(conversation: string, seq: number, incoming: number, message: number, now: number): void {
     this.db.write.exec(
       `INSERT INTO conversations (id, kind, last_seq, unread, updated) VALUES (?1, ?2, ?3, ?4, ?5)
        ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, unread = unread + excluded.unread, updated = excluded.updated,
@@ -100,11 +137,13 @@ export class Conversations {
 
   /** A group's conversation takes the group's name (from its `created`, `renamed` or `member_added` event). */
   named(conversation: string, name: string): void {
+    this.flush();
     this.db.sql.exec("UPDATE conversations SET name = ? WHERE id = ?", name, conversation);
   }
 
   /** The user read the message at `seq`: readUpTo moves there if that is forward, and unread is recounted. */
   read(conversation: string, seq: number): void {
+    this.flush();
     this.db.write.exec(
       `UPDATE conversations SET read_up_to = ?1,
          unread = (SELECT count(*) FROM log WHERE conversation = ?2 AND ${HISTORY} AND type = 'USER_MSG' AND sender <> ?3 AND seq > ?1
@@ -118,12 +157,14 @@ export class Conversations {
 
   /** The peer reported the user's message at `seq` delivered or read: that watermark moves forward. */
   peerReported(conversation: string, content: ReceiptContent, seq: number): void {
+    this.flush();
     const column = content === "MESSAGE_READ" ? "peer_read_up_to" : "peer_delivered_up_to";
     this.db.write.exec(`UPDATE conversations SET ${column} = max(${column}, ?) WHERE id = ?`, seq, conversation);
   }
 
   /** Log rows went (retention): an unread message among them no longer counts. The conversations stay listed. */
   forget(removed: Iterable<Removed>): void {
+    this.flush();
     for (const { id, seq, type, sender, conversation } of removed) {
       if (type !== "USER_MSG" || sender === this.me) continue;
       // One deleted for everyone stopped counting then.
@@ -135,6 +176,7 @@ export class Conversations {
 
   /** An incoming message at `seq` stops counting as unread (deleted, or retention took it). */
   uncount(conversation: string, seq: number): void {
+    this.flush();
     this.db.sql.exec("UPDATE conversations SET unread = unread - 1 WHERE id = ? AND read_up_to < ? AND unread > 0", conversation, seq);
   }
 
@@ -144,6 +186,7 @@ export class Conversations {
    * left, it keeps its place and shows no `last`).
    */
   hidden(conversation: string, seq: number): void {
+    this.flush();
     this.db.sql.exec(
       `UPDATE conversations SET last_seq = coalesce((SELECT max(seq) FROM log WHERE conversation = ?1 AND ${HISTORY}), last_seq)
        WHERE id = ?1 AND last_seq = ?2`,
@@ -159,6 +202,7 @@ export class Conversations {
    * conversations (until their `mutedUntil`), archived or not.
    */
   list(before: number | null, limit: number, archived: boolean, now: number): string {
+    this.flush();
     if (!this.db.exists) return '{"conversations":[],"unread":0,"next":null}';
     const rows = this.db.sql
       .exec<WithState<Row>>(
@@ -179,6 +223,7 @@ export class Conversations {
 
   /** One conversation as the list shows it, or null if the user has no such conversation. */
   one(id: string, now: number): string | null {
+    this.flush();
     if (!this.db.exists) return null;
     const row = this.db.sql
       .exec<WithState<Row>>(
@@ -190,7 +235,7 @@ export class Conversations {
     return row ? this.render(row, now) : null;
   }
 
-  /** Whether the user muted this conversation until after `now` (no message.offline webhook for it). */
+  /** Whether the user muted this conversation until after `now` (no message.offline webhook for it). Deferred moves do not change that. */
   muted(id: string, now: number): boolean {
     return this.db.sql.exec("SELECT 1 FROM conversations WHERE id = ? AND muted_until > ?", id, now).toArray().length > 0;
   }
@@ -202,6 +247,7 @@ export class Conversations {
    * own messages in a direct conversation carry their status.
    */
   history(id: string, before: number | null, limit: number): string {
+    this.flush();
     if (!this.db.exists) return '{"messages":[],"next":null}';
     const rows = this.db.sql
       .exec<WithState<{ seq: number; frame: string; sender: string; type: string }>>(

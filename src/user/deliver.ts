@@ -20,18 +20,37 @@ import { apply } from "./state.ts";
 
 /** Logs and hands out the frames; false if it stopped at a group frame that must wait for an earlier one (see order.ts). */
 export function deliver(u: User, envelopes: Envelope[], now: number): boolean {
-  // Expired sockets are closed here, before anything is handed to them.
-  const sockets = u.sockets.live(now);
   const offline: QueuedEvent[] = [];
   const order = new GroupOrder(u);
-  let complete = true;
+  // A batch moves each conversation's index row once (conversations.ts), in this turn's commit.
+  u.conversations.defer();
+  let complete: boolean;
+  try {
+    complete = take(u, envelopes, order, offline, now);
+  } finally {
+    u.conversations.flush();
+  }
+  order.save();
+  // Sent in the turn that logged the frames (the output gate holds it until their commit). A queue that
+  // fails must not fail the delivery: the frames are logged, and a retried delivery would produce nothing.
+  if (offline.length > 0) {
+    u.ctx.waitUntil(
+      u.env.WEBHOOKS.sendBatch(offline.map((body) => ({ body }))).catch((err: unknown) =>
+        logEvent("error", "webhook_enqueue_failed", { user: u.me, events: offline.map((e) => e.id), error: errorMessage(err) }),
+      ),
+    );
+  }
+  return complete;
+}
+
+/** Each frame in order: logged once, handed to the sockets, or queued (`offline` gets its webhook event); false at a frame that must wait. */
+function take(u: User, envelopes: Envelope[], order: GroupOrder, offline: QueuedEvent[], now: number): boolean {
+  // Expired sockets are closed here, before anything is handed to them.
+  const sockets = u.sockets.live(now);
   for (const envelope of envelopes) {
     const admission = order.admit(envelope);
     if (admission === "have") continue;
-    if (admission === "wait") {
-      complete = false;
-      break;
-    }
+    if (admission === "wait") return false;
     if (withheld(u, envelope) || namesHidden(u, envelope)) continue;
     const own = envelope.sender === u.me;
     const queued = sockets.length === 0 && !own;
@@ -50,17 +69,7 @@ export function deliver(u: User, envelopes: Envelope[], now: number): boolean {
     const text = withSeq(envelope.frame, seq);
     for (const ws of sockets) if (envelope.origin !== u.sockets.attachment(ws).connectionId) u.sockets.hand(ws, text, now);
   }
-  order.save();
-  // Sent in the turn that logged the frames (the output gate holds it until their commit). A queue that
-  // fails must not fail the delivery: the frames are logged, and a retried delivery would produce nothing.
-  if (offline.length > 0) {
-    u.ctx.waitUntil(
-      u.env.WEBHOOKS.sendBatch(offline.map((body) => ({ body }))).catch((err: unknown) =>
-        logEvent("error", "webhook_enqueue_failed", { user: u.me, events: offline.map((e) => e.id), error: errorMessage(err) }),
-      ),
-    );
-  }
-  return complete;
+  return true;
 }
 
 /**

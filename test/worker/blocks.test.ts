@@ -15,11 +15,9 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Envelope } from "../../src/envelope.ts";
-import { isoSecond, userMsgText } from "../../src/protocol/build.ts";
 import { UserObject } from "../../src/user/object.ts";
 import type { QueuedEvent } from "../../src/webhooks/events.ts";
-import { api, apiJson, Client, createGroup, expectRefused, type Frame, TIME, uniqueUser, users } from "./helpers.ts";
+import { api, apiJson, Client, createGroup, directMessage, expectRefused, type Frame, TIME, uniqueUser, users } from "./helpers.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -294,16 +292,7 @@ describe("while A blocks B", () => {
   it("produces no message.offline webhook for B's messages to an offline A; a third user's still do", async () => {
     const [a, b, c] = [uniqueUser("a"), uniqueUser("b"), uniqueUser("c")];
     await blockUser(a, b);
-    const message = (from: string): Envelope => {
-      const id = crypto.randomUUID();
-      return {
-        id,
-        sender: from,
-        recipient: a,
-        type: "USER_MSG",
-        frame: userMsgText(id, from, a, isoSecond(Date.now()), "TEXT_MESSAGE", '"x"'),
-      };
-    };
+    const message = (from: string) => directMessage(from, a);
     const queued: QueuedEvent[] = [];
     const sendBatch = env.WEBHOOKS.sendBatch.bind(env.WEBHOOKS);
     vi.spyOn(env.WEBHOOKS, "sendBatch").mockImplementation(async (batch) => {

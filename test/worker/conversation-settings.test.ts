@@ -13,11 +13,10 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Envelope } from "../../src/envelope.ts";
-import { isoSecond, userMsgText } from "../../src/protocol/build.ts";
+import { isoSecond } from "../../src/protocol/build.ts";
 import { UserObject } from "../../src/user/object.ts";
 import type { QueuedEvent } from "../../src/webhooks/events.ts";
-import { api, apiJson, Client, createGroup, expectRefused, type Frame, TIME, uniqueUser, users } from "./helpers.ts";
+import { api, apiJson, Client, createGroup, directMessage, expectRefused, type Frame, TIME, uniqueUser, users } from "./helpers.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -136,16 +135,7 @@ describe("PATCH /v1/conversations/<id>", () => {
     await write(morty, john);
     await patch(john.user, rick.user, { mutedUntil: "9999-12-31T23:59:59Z" });
     john.close();
-    const message = (from: string): Envelope => {
-      const id = crypto.randomUUID();
-      return {
-        id,
-        sender: from,
-        recipient: john.user,
-        type: "USER_MSG",
-        frame: userMsgText(id, from, john.user, isoSecond(Date.now()), "TEXT_MESSAGE", '"x"'),
-      };
-    };
+    const message = (from: string) => directMessage(from, john.user);
     const queued: QueuedEvent[] = [];
     const sendBatch = env.WEBHOOKS.sendBatch.bind(env.WEBHOOKS);
     vi.spyOn(env.WEBHOOKS, "sendBatch").mockImplementation(async (batch) => {

@@ -10,8 +10,9 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { Conversations } from "../../src/user/conversations.ts";
+import { UserObject } from "../../src/user/object.ts";
 import { MIGRATIONS } from "../../src/user/schema.ts";
-import { Client, expectRefused, type Frame, TIME, tokenFor, uniqueUser } from "./helpers.ts";
+import { Client, directMessage, expectRefused, type Frame, TIME, tokenFor, uniqueUser } from "./helpers.ts";
 
 type Via = "header" | "query";
 
@@ -263,6 +264,34 @@ describe("the index lives in the log's commit", () => {
     expect((await list(me.user)).conversations[0]).toMatchObject({ lastSeq: 1 });
     await me.message(to, "second", "x-1");
     expect((await list(me.user)).conversations[0]).toMatchObject({ lastSeq: 2 });
+  });
+
+  it("a batch delivered in one call moves each conversation's row once, and ends as frame by frame would, the row cap included", async () => {
+    const [john, rick, morty] = [uniqueUser("batch"), uniqueUser("batch-rick"), uniqueUser("batch-morty")];
+    const message = (from: string, text: string) => directMessage(from, john, JSON.stringify(text));
+    const batch = [message(rick, "r1"), message(rick, "r2"), message(morty, "m1"), message(rick, "r3")];
+    const moves = vi.spyOn(Conversations.prototype as unknown as { move: () => void }, "move");
+    await env.USERS.getByName(john).deliver(batch);
+    expect(moves).toHaveBeenCalledTimes(2);
+    moves.mockRestore();
+    const listed = (await list(john)) as { conversations: Frame[]; unread: number };
+    expect(listed.unread).toBe(4);
+    expect(listed.conversations).toMatchObject([
+      { id: rick, lastSeq: 4, unread: 3, last: { id: batch[3]!.id } },
+      { id: morty, lastSeq: 3, unread: 1, last: { id: batch[2]!.id } },
+    ]);
+    // With a row cap of 3, each append past it drops the oldest row and its unread count, mid-batch: the last two
+    // dropped (m2, r4) came in this very batch, so their counts must be written before they are taken back.
+    const capped = [message(morty, "m2"), message(rick, "r4"), message(rick, "r5"), message(rick, "r6"), message(rick, "r7")];
+    await runInDurableObject(env.USERS.getByName(john), async (_o, state) => {
+      await new UserObject(state, { ...env, LOG_MAX_ROWS: "3" }).deliver(capped);
+    });
+    const after = (await list(john)) as { conversations: Frame[]; unread: number };
+    expect(after.conversations).toMatchObject([
+      { id: rick, lastSeq: 9, unread: 3 },
+      { id: morty, lastSeq: 5, unread: 0 },
+    ]);
+    expect(after.unread).toBe(3);
   });
 
   it("history reads the log through the (conversation, seq) index", async () => {

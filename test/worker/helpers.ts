@@ -5,6 +5,8 @@
 import { exports } from "cloudflare:workers";
 import { SignJWT } from "jose";
 import { expect } from "vitest";
+import type { Envelope } from "../../src/envelope.ts";
+import { isoSecond, userMsgText } from "../../src/protocol/build.ts";
 import { type Frame, FrameQueue, type Pattern } from "../shared/frames.ts";
 
 export const SECRET = "test-secret";
@@ -24,6 +26,18 @@ export async function tokenFor(
 }
 
 /** A documentation address (RFC 5737), different for each call unless one is given. */
+/** A direct message from `from` to `to` as another user's object hands it to `deliver()`; `raw` is the payload's JSON. */
+export function directMessage(from: string, to: string, raw = '"x"'): Envelope {
+  const id = crypto.randomUUID();
+  return {
+    id,
+    sender: from,
+    recipient: to,
+    type: "USER_MSG",
+    frame: userMsgText(id, from, to, isoSecond(Date.now()), "TEXT_MESSAGE", raw),
+  };
+}
+
 export function randomAddress(): string {
   return `198.51.100.${Math.floor(Math.random() * 254) + 1}`;
 }

@@ -15,28 +15,16 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Envelope } from "../../src/envelope.ts";
 import worker from "../../src/index.ts";
-import { isoSecond, userMsgText } from "../../src/protocol/build.ts";
 import { UserObject } from "../../src/user/object.ts";
 import { DEAD_LETTER_QUEUE, retryDelaySeconds } from "../../src/webhooks/consumer.ts";
 import type { QueuedEvent } from "../../src/webhooks/events.ts";
-import { Client, TIME, uniqueUser } from "./helpers.ts";
+import { Client, directMessage, TIME, uniqueUser } from "./helpers.ts";
 
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
 const HOOKS = { WEBHOOK_URL: "https://backend.example/hooks", WEBHOOK_SECRET: "whsec-test" };
-
-function message(from: string, to: string, raw: string): Envelope {
-  const id = crypto.randomUUID();
-  return {
-    id,
-    sender: from,
-    recipient: to,
-    type: "USER_MSG",
-    frame: userMsgText(id, from, to, isoSecond(Date.now()), "TEXT_MESSAGE", raw),
-  };
-}
 
 /** Delivers through `user`'s real object, configured with `settings`; returns the events it queued. */
 async function deliverWith(user: string, settings: Partial<Env>, envelopes: Envelope[]): Promise<QueuedEvent[]> {
@@ -55,7 +43,7 @@ async function deliverWith(user: string, settings: Partial<Env>, envelopes: Enve
 describe("producing message.offline", () => {
   it("queues one event per message for a user with no open socket, without the payload", async () => {
     const rick = uniqueUser("rick");
-    const m = message("john", rick, '{"secret":"ciphertext"}');
+    const m = directMessage("john", rick, '{"secret":"ciphertext"}');
     const events = await deliverWith(rick, HOOKS, [m]);
     expect(events).toHaveLength(1);
     expect(JSON.parse(events[0]!.body)).toEqual({
@@ -74,7 +62,7 @@ describe("producing message.offline", () => {
 
   it("carries the payload byte for byte with WEBHOOK_INCLUDE_MESSAGE=on", async () => {
     const events = await deliverWith(uniqueUser("rick"), { ...HOOKS, WEBHOOK_INCLUDE_MESSAGE: "on" }, [
-      message("john", "x", '{"n":12345678901234567890}'),
+      directMessage("john", "x", '{"n":12345678901234567890}'),
     ]);
     expect(events[0]!.body).toContain('"message":{"n":12345678901234567890}');
   });
@@ -82,10 +70,10 @@ describe("producing message.offline", () => {
   it("queues nothing for a user with an open socket, for a receipt, or when WEBHOOK_URL is unset", async () => {
     const online = uniqueUser("online");
     const c = await Client.connect(online);
-    expect(await deliverWith(online, HOOKS, [message("john", online, '"hi"')])).toEqual([]);
+    expect(await deliverWith(online, HOOKS, [directMessage("john", online, '"hi"')])).toEqual([]);
     await c.expect({ type: "USER_MSG" });
-    expect(await deliverWith(uniqueUser("off"), {}, [message("john", "x", '"hi"')])).toEqual([]);
-    const receipt: Envelope = { ...message("john", "x", '"x"'), type: "ACK_MSG" };
+    expect(await deliverWith(uniqueUser("off"), {}, [directMessage("john", "x", '"hi"')])).toEqual([]);
+    const receipt: Envelope = { ...directMessage("john", "x", '"x"'), type: "ACK_MSG" };
     receipt.frame = `{"id":"${receipt.id}","from":"john","to":"x","type":"ACK_MSG","time":"2026-12-01T00:00:00Z","content":"MESSAGE_READ","message":"m"}`;
     expect(await deliverWith(uniqueUser("off"), HOOKS, [receipt])).toEqual([]);
   });
