@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, LunarLoomClient, type UploadProgress, type UserMsgFrame } from "../../src/client/index.ts";
 import { type DevServer, startDevServer } from "./devserver.ts";
+import { devToken, uniqueUser, until } from "./wsclient.ts";
 
 let server: DevServer;
 const clients: LunarLoomClient[] = [];
@@ -24,17 +25,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const unique = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}`;
-
-async function devToken(user: string): Promise<string> {
-  const url = `${server.url}/dev/token?user=${encodeURIComponent(user)}`;
-  // Node's fetch may reuse a kept-alive socket the dev server has just closed ("other side closed"): once more.
-  const res = await fetch(url).catch(() => fetch(url));
-  return ((await res.json()) as { token: string }).token;
-}
-
 function start(user: string) {
-  const client = new LunarLoomClient({ url: server.url, token: () => devToken(user), backoff: { baseMs: 50, capMs: 400 } });
+  const client = new LunarLoomClient({ url: server.url, token: () => devToken(server, user), backoff: { baseMs: 50, capMs: 400 } });
   clients.push(client);
   const messages: UserMsgFrame[] = [];
   client.on("message", (m) => messages.push(m));
@@ -42,17 +34,9 @@ function start(user: string) {
   return { client, messages };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("files through the client library", () => {
   it("upload() reports progress and sends the FILE_MESSAGE; the peer downloads the same bytes", async () => {
-    const [johnId, rickId] = [unique("john"), unique("rick")];
+    const [johnId, rickId] = [uniqueUser("john"), uniqueUser("rick")];
     const john = start(johnId);
     const rick = start(rickId);
     const bytes = Uint8Array.from({ length: 2 * 1024 * 1024 }, (_, i) => (i * 7) & 0xff);
@@ -78,7 +62,7 @@ describe("files through the client library", () => {
   });
 
   it("a refused upload rejects with the server's ApiError, and nothing is sent", async () => {
-    const { client } = start(unique("summer"));
+    const { client } = start(uniqueUser("summer"));
     const refused = await client.upload(new Blob(["hi"]), "system").catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ApiError);
     expect(refused).toMatchObject({ status: 404, error: "not_found" });

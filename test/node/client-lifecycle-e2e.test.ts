@@ -17,6 +17,7 @@ import {
   type UserMsgFrame,
 } from "../../src/client/index.ts";
 import { type DevServer, startDevServer } from "./devserver.ts";
+import { devToken, uniqueUser, until } from "./wsclient.ts";
 
 let server: DevServer;
 const clients: LunarLoomClient[] = [];
@@ -30,15 +31,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const unique = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}`;
-
-async function devToken(user: string): Promise<string> {
-  const res = await fetch(`${server.url}/dev/token?user=${encodeURIComponent(user)}`);
-  return ((await res.json()) as { token: string }).token;
-}
-
 function start(user: string) {
-  const client = new LunarLoomClient({ url: server.url, token: () => devToken(user), backoff: { baseMs: 50, capMs: 400 } });
+  const client = new LunarLoomClient({ url: server.url, token: () => devToken(server, user), backoff: { baseMs: 50, capMs: 400 } });
   clients.push(client);
   const seen = {
     messages: [] as UserMsgFrame[],
@@ -56,17 +50,9 @@ function start(user: string) {
   return { client, seen };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("message lifecycle through the client library", () => {
   it("reply, edit, react, delete for everyone and delete for me between two users, and history as it is now", async () => {
-    const [johnId, rickId] = [unique("john"), unique("rick")];
+    const [johnId, rickId] = [uniqueUser("john"), uniqueUser("rick")];
     const john = start(johnId);
     const rick = start(rickId);
     const johnsPhone = start(johnId);
@@ -99,7 +85,7 @@ describe("message lifecycle through the client library", () => {
   });
 
   it("in a group of three: every member gets each change, and an admin deletes a member's message", async () => {
-    const [aId, bId, cId] = [unique("ann"), unique("bob"), unique("cat")];
+    const [aId, bId, cId] = [uniqueUser("ann"), uniqueUser("bob"), uniqueUser("cat")];
     const [a, b, c] = [start(aId), start(bId), start(cId)];
     const group = await a.client.createGroup({ name: "Launch", members: [bId, cId] });
     await until("everyone is in", () => [a, b, c].every((x) => x.client.state.status === "open"));

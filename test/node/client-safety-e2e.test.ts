@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_API_KEY } from "../../src/auth/devtoken.ts";
 import { ApiError, LunarLoomClient, type SettingsChangedFrame, type UserMsgFrame } from "../../src/client/index.ts";
 import { type DevServer, startDevServer } from "./devserver.ts";
+import { devToken, uniqueUser, until } from "./wsclient.ts";
 
 let server: DevServer;
 const clients: LunarLoomClient[] = [];
@@ -24,15 +25,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const unique = (name: string) => `${name}-${crypto.randomUUID().slice(0, 8)}`;
-
-async function devToken(user: string): Promise<string> {
-  const res = await fetch(`${server.url}/dev/token?user=${encodeURIComponent(user)}`);
-  return ((await res.json()) as { token: string }).token;
-}
-
 function start(user: string) {
-  const client = new LunarLoomClient({ url: server.url, token: () => devToken(user), backoff: { baseMs: 50, capMs: 400 } });
+  const client = new LunarLoomClient({ url: server.url, token: () => devToken(server, user), backoff: { baseMs: 50, capMs: 400 } });
   clients.push(client);
   const seen = { messages: [] as UserMsgFrame[], settings: [] as SettingsChangedFrame[] };
   client.on("message", (m) => seen.messages.push(m));
@@ -41,17 +35,9 @@ function start(user: string) {
   return { client, seen };
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe("safety through the client library", () => {
   it("block, report, mute and archive between two users", async () => {
-    const [annId, bobId] = [unique("ann"), unique("bob")];
+    const [annId, bobId] = [uniqueUser("ann"), uniqueUser("bob")];
     const ann = start(annId);
     const annsPhone = start(annId);
     const bob = start(bobId);
@@ -79,6 +65,6 @@ describe("safety through the client library", () => {
     expect((await ann.client.conversations()).conversations.map((c) => c.id)).toEqual([]);
     expect((await ann.client.conversations({ archived: true })).conversations.map((c) => c.id)).toEqual([bobId]);
     await until("ann's phone heard of the mute", () => annsPhone.seen.settings.length === 3);
-    await expect(ann.client.updateConversation(unique("nobody"), { pinned: true })).rejects.toBeInstanceOf(ApiError);
+    await expect(ann.client.updateConversation(uniqueUser("nobody"), { pinned: true })).rejects.toBeInstanceOf(ApiError);
   });
 });

@@ -27,11 +27,23 @@ export function uniqueUser(name: string): string {
 }
 
 /** A token from the dev server (DEV_TOKENS=on). */
-export async function devToken(server: ServerAddress, user: string): Promise<string> {
-  const res = await fetch(`${server.url}/dev/token?user=${encodeURIComponent(user)}`, { signal: AbortSignal.timeout(10_000) });
+export async function devToken(server: Pick<ServerAddress, "url">, user: string): Promise<string> {
+  const url = `${server.url}/dev/token?user=${encodeURIComponent(user)}`;
+  const get = () => fetch(url, { signal: AbortSignal.timeout(10_000) });
+  // Node's fetch may reuse a kept-alive socket the dev server has just closed ("other side closed"): once more.
+  const res = await get().catch(get);
   if (!res.ok) throw new Error(`GET /dev/token for ${user}: ${res.status} ${await res.text()}`);
   const { token } = (await res.json()) as { token: string };
   return token;
+}
+
+/** Polls until `condition` holds; throws naming `what` after `timeoutMs`. */
+export async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export interface ConnectOptions {
